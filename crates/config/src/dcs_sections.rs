@@ -33,10 +33,10 @@ pub struct Etcd {
 impl Etcd {
     /// The endpoints as `host:port`, from `hosts`, else `host`, else the default `127.0.0.1:2379`.
     pub fn endpoints(&self) -> Vec<String> {
-        if let Some(HostList(hosts)) = &self.hosts {
-            if !hosts.is_empty() {
-                return hosts.clone();
-            }
+        if let Some(HostList(hosts)) = &self.hosts
+            && !hosts.is_empty()
+        {
+            return hosts.clone();
         }
         match &self.host {
             Some(host) if host.contains(':') => vec![host.clone()],

@@ -200,13 +200,14 @@ impl DynamicConfig {
                     };
                     cfg.use_pg_rewind = pr.boolean("use_pg_rewind", false);
                     cfg.use_slots = pr.boolean("use_slots", true);
-                    if let Some(p) = pg_map.get("parameters") {
-                        if !p.is_object() && !p.is_null() {
-                            pr.errors.push(Issue::new(
-                                pr.path("parameters"),
-                                format!("{} is not a mapping", describe(p)),
-                            ));
-                        }
+                    if let Some(p) = pg_map.get("parameters")
+                        && !p.is_object()
+                        && !p.is_null()
+                    {
+                        pr.errors.push(Issue::new(
+                            pr.path("parameters"),
+                            format!("{} is not a mapping", describe(p)),
+                        ));
                     }
                     r.errors.extend(pr.errors);
                 }

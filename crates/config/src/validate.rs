@@ -295,19 +295,19 @@ impl Checker<'_> {
                 self.error(key, format!("{v} is smaller than 0"));
             }
         }
-        if let (Some(nofailover), Some(priority)) = (t.nofailover, t.failover_priority) {
-            if nofailover == (priority > 0) {
-                self.out.warnings.push(format!(
+        if let (Some(nofailover), Some(priority)) = (t.nofailover, t.failover_priority)
+            && nofailover == (priority > 0)
+        {
+            self.out.warnings.push(format!(
                     "tags.nofailover ({nofailover}) contradicts tags.failover_priority ({priority}); nofailover wins"
                 ));
-            }
         }
-        if let (Some(nosync), Some(priority)) = (t.nosync, t.sync_priority) {
-            if nosync == (priority > 0) {
-                self.out.warnings.push(format!(
-                    "tags.nosync ({nosync}) contradicts tags.sync_priority ({priority}); nosync wins"
-                ));
-            }
+        if let (Some(nosync), Some(priority)) = (t.nosync, t.sync_priority)
+            && nosync == (priority > 0)
+        {
+            self.out.warnings.push(format!(
+                "tags.nosync ({nosync}) contradicts tags.sync_priority ({priority}); nosync wins"
+            ));
         }
     }
 
@@ -347,13 +347,14 @@ impl Checker<'_> {
                     .push(unknown_key_warning(&format!("bootstrap.{key}")));
             }
         }
-        if let Some(method) = c.bootstrap.method.as_deref() {
-            if method != "initdb" && !c.bootstrap.other.contains_key(method) {
-                self.error(
-                    "bootstrap.method",
-                    format!("'{method}' has no bootstrap.{method} section"),
-                );
-            }
+        if let Some(method) = c.bootstrap.method.as_deref()
+            && method != "initdb"
+            && !c.bootstrap.other.contains_key(method)
+        {
+            self.error(
+                "bootstrap.method",
+                format!("'{method}' has no bootstrap.{method} section"),
+            );
         }
         if c.bootstrap.users.is_some() {
             self.out
