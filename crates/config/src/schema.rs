@@ -19,6 +19,7 @@ pub struct Config {
     /// The cluster's name.
     pub scope: String,
     /// DCS namespace (`/service`).
+    #[serde(default = "default_namespace")]
     pub namespace: String,
     #[serde(deserialize_with = "flex::opt_int")]
     pub thread_pool_size: Option<i64>,
@@ -38,6 +39,10 @@ pub struct Config {
     pub postgresql: Postgresql,
     pub watchdog: Watchdog,
     pub tags: Tags,
+}
+
+fn default_namespace() -> String {
+    "/service".into()
 }
 
 /// `log`: Patroni's logging settings.
