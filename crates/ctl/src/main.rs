@@ -12,7 +12,12 @@ use std::process::ExitCode;
 #[command(name = "ferronictl", version)]
 struct Args {
     /// Configuration file (default: $PATRONICTL_CONFIG_FILE, else ~/.config/patroni/patronictl.yaml).
-    #[arg(short = 'c', long = "config-file", env = "PATRONICTL_CONFIG_FILE", global = true)]
+    #[arg(
+        short = 'c',
+        long = "config-file",
+        env = "PATRONICTL_CONFIG_FILE",
+        global = true
+    )]
     config_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
