@@ -1,6 +1,31 @@
-//! ferroni-model will own Patroni's domain types and their exact JSON — `Member`, `Leader`,
-//! `ClusterConfig`, `SyncState`, `History`, `Status`, `Failsafe`, `Lsn`, `Tags` — and the one module
-//! that builds every DCS key path (`/<namespace>/<scope>/…`).
+//! ferroni-model owns Patroni's domain types and their exact JSON, and the DCS key layout.
 //!
-//! It is empty until the DCS issue (#3) fills it; the crate exists so the workspace has the layout
-//! of `DESIGN.md` from the start.
+//! - [`keys`]: every DCS key path (`/<namespace>/<scope>/…`) is built here.
+//! - [`member`]: `members/<name>`.
+//! - [`failover`], [`sync`], [`history`], [`status`]: the other JSON keys.
+//! - [`cluster`]: the whole cluster decoded from one read, malformed values skipped with a warning.
+//!
+//! Every encoder writes compact JSON (`,` and `:`), field order as Patroni's, so a value we write
+//! is byte for byte what Patroni would have written.
+
+pub mod cluster;
+pub mod failover;
+pub mod history;
+pub mod keys;
+pub mod member;
+pub mod status;
+pub mod sync;
+
+pub use cluster::{Cluster, LeaderKey, MemberKey, RawKv, Version, Versioned};
+pub use failover::Failover;
+pub use history::{History, HistoryEntry};
+pub use keys::{KeyKind, KeyLayout};
+pub use member::Member;
+pub use status::Status;
+pub use sync::SyncState;
+
+/// Compact JSON. Serializing these types cannot fail (string keys, finite numbers), so an error
+/// would be a bug; it yields `{}` rather than a panic.
+pub(crate) fn compact<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_string())
+}

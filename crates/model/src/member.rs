@@ -1,0 +1,79 @@
+//! `members/<name>`: what each agent publishes about itself every cycle, in Patroni's field order.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A member key's value. Fields serialize in the order Patroni writes them; fields this version
+/// does not know are kept in `extra` and written back after the known ones.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Member {
+    /// `postgres://<postgresql.connect_address>/postgres`.
+    pub conn_url: String,
+    /// `<http|https>://<restapi.connect_address>/patroni`.
+    pub api_url: String,
+    /// PostgreSQL state: `running`, `starting`, `stopped`, `crashed`, …
+    pub state: String,
+    /// `primary`, `replica`, `standby_leader`, `demoted`, `uninitialized`, `promoted`.
+    pub role: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_after_promote: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_restart: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_restart_reason: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xlog_location: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_lsn: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receive_lsn: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication_state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_restart: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause: Option<bool>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Member {
+    /// Decodes a member value. Besides JSON, accepts the legacy Governor form
+    /// `postgres://…?application_name=<api_url>` that old Patroni versions wrote.
+    pub fn decode(value: &str) -> Result<Member, String> {
+        if value.starts_with("postgres") {
+            let (conn, query) = value.split_once('?').unwrap_or((value, ""));
+            let api_url = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("application_name="))
+                .ok_or("a legacy member value without application_name")?;
+            return Ok(Member {
+                conn_url: conn.to_string(),
+                api_url: api_url.to_string(),
+                ..Member::default()
+            });
+        }
+        serde_json::from_str(value).map_err(|e| e.to_string())
+    }
+
+    /// Patroni's compact JSON (`,` and `:` separators).
+    pub fn encode(&self) -> String {
+        crate::compact(self)
+    }
+
+    /// Whether a tag is set to `true`.
+    pub fn tag_true(&self, tag: &str) -> bool {
+        self.tags
+            .as_ref()
+            .and_then(|t| t.get(tag))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+}
