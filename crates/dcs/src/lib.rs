@@ -1,5 +1,94 @@
-//! ferroni-dcs will own the `Dcs` trait — read the cluster, take/renew/release the leader lock,
-//! write member keys, compare-and-set `config`/`failover`/`sync`, watch — and its backends: etcd v3,
-//! etcd v2 and an in-memory store driven by an injected clock.
+//! ferroni-dcs owns the distributed configuration store: the [`Dcs`] trait with the operations of
+//! Patroni's DCS layer, and its backends.
 //!
-//! It is empty until the DCS issue (#3) fills it.
+//! - [`error`]: [`DcsError`] — unreachable/timeout, compare-and-set conflict, not found, malformed.
+//! - [`settings`]: [`DcsSettings`] — who we are, the key layout and the timings a backend needs.
+//! - [`retry`]: retrying within `retry_timeout`.
+//! - [`etcd3`]: etcd v3 (gRPC) — one lease per agent, a watch-fed cache, compare-and-set by txn.
+//! - [`etcd2`]: etcd v2 (HTTP) — TTL keys, `prevExist`/`prevValue`/`prevIndex`, `wait`.
+//! - [`memory`]: in-process, TTLs driven by an injected clock, for unit tests and the simulator.
+//! - [`endpoints`]: etcd endpoints from `host`, `hosts`, `url`, `proxy`.
+
+pub mod endpoints;
+pub mod error;
+pub mod etcd2;
+pub mod etcd3;
+pub mod memory;
+pub mod retry;
+pub mod settings;
+
+pub use error::DcsError;
+pub use settings::DcsSettings;
+
+use async_trait::async_trait;
+use ferroni_model::{Cluster, Failover, History, KeyLayout, Member, Status, SyncState, Version};
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// The operations the agent needs from a DCS. Every write that can lose a race says so: the leader
+/// lock operations answer `false`, the compare-and-set ones [`DcsError::Conflict`].
+#[async_trait]
+pub trait Dcs: Send + Sync {
+    /// The key layout of this cluster.
+    fn layout(&self) -> &KeyLayout;
+
+    /// The whole cluster, in one read (or from a cache the backend keeps current).
+    async fn get_cluster(&self) -> Result<Cluster, DcsError>;
+
+    /// Takes the leader lock if nobody holds it, bound to this agent's lease/TTL.
+    async fn attempt_to_acquire_leader(&self) -> Result<bool, DcsError>;
+
+    /// Renews the leader lock; `false` when the lock is no longer this member's.
+    async fn update_leader(&self) -> Result<bool, DcsError>;
+
+    /// Releases the leader lock if it is this member's; `false` when it was not.
+    async fn delete_leader(&self) -> Result<bool, DcsError>;
+
+    /// Publishes this member's key, bound to its lease/TTL.
+    async fn touch_member(&self, member: &Member) -> Result<(), DcsError>;
+
+    /// Writes `initialize`: when `create_new`, only if absent (the bootstrap race); `false` if lost.
+    async fn initialize(&self, create_new: bool, sysid: &str) -> Result<bool, DcsError>;
+
+    /// Deletes `initialize` (a failed bootstrap).
+    async fn cancel_initialization(&self) -> Result<(), DcsError>;
+
+    /// Writes `config`; with a version, only if unchanged since. Returns the new version.
+    async fn set_config(
+        &self,
+        config: &Map<String, Value>,
+        version: Option<Version>,
+    ) -> Result<Version, DcsError>;
+
+    /// Writes `failover`; with a version, only if unchanged since.
+    async fn set_failover(
+        &self,
+        failover: &Failover,
+        version: Option<Version>,
+    ) -> Result<Version, DcsError>;
+
+    /// Writes `sync`; with a version, only if unchanged since.
+    async fn set_sync(
+        &self,
+        sync: &SyncState,
+        version: Option<Version>,
+    ) -> Result<Version, DcsError>;
+
+    /// Deletes `sync`; with a version, only if unchanged since.
+    async fn delete_sync(&self, version: Option<Version>) -> Result<(), DcsError>;
+
+    /// Writes `history`.
+    async fn set_history(&self, history: &History) -> Result<(), DcsError>;
+
+    /// Writes `status`.
+    async fn set_status(&self, status: &Status) -> Result<(), DcsError>;
+
+    /// Writes `failsafe`.
+    async fn set_failsafe(&self, failsafe: &Map<String, Value>) -> Result<(), DcsError>;
+
+    /// Deletes every key of the cluster (`ferronictl remove`).
+    async fn delete_cluster(&self) -> Result<(), DcsError>;
+
+    /// Waits up to `timeout` for the cluster to change; `true` when woken by a change.
+    async fn watch(&self, timeout: Duration) -> Result<bool, DcsError>;
+}

@@ -1,0 +1,420 @@
+//! An in-process DCS: keys in a map, leader and member keys with a TTL measured by an injected
+//! [`Clock`]. Shared by every agent of a test or of the simulator; each agent has its own
+//! [`MemoryDcs`] handle. Semantics are etcd v2's (TTL keys, compare on value or version).
+
+use crate::{Dcs, DcsError, DcsSettings};
+use async_trait::async_trait;
+use ferroni_model::{
+    Cluster, Failover, History, KeyLayout, Member, RawKv, Status, SyncState, Version,
+};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// The time source for TTLs.
+pub trait Clock: Send + Sync {
+    /// Time since an arbitrary origin.
+    fn now(&self) -> Duration;
+}
+
+/// Real monotonic time.
+#[derive(Debug)]
+pub struct SystemClock(Instant);
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock(Instant::now())
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug, Default)]
+pub struct ManualClock(Mutex<Duration>);
+
+impl ManualClock {
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Duration {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    value: String,
+    version: i64,
+    expires: Option<Duration>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    keys: BTreeMap<String, Entry>,
+    revision: i64,
+}
+
+/// The shared store.
+pub struct MemoryStore {
+    state: Mutex<State>,
+    changes: watch::Sender<u64>,
+    clock: Arc<dyn Clock>,
+}
+
+impl MemoryStore {
+    /// An empty store on `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Arc<MemoryStore> {
+        Arc::new(MemoryStore {
+            state: Mutex::new(State::default()),
+            changes: watch::channel(0).0,
+            clock,
+        })
+    }
+
+    /// The state with expired keys removed.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now();
+        let before = state.keys.len();
+        state.keys.retain(|_, e| e.expires.is_none_or(|t| t > now));
+        if state.keys.len() != before {
+            self.changes.send_modify(|n| *n += 1);
+        }
+        state
+    }
+
+    fn put(&self, state: &mut State, key: &str, value: &str, ttl: Option<Duration>) -> Version {
+        state.revision += 1;
+        let expires = ttl.map(|t| self.clock.now() + t);
+        let version = state.revision;
+        state.keys.insert(
+            key.to_string(),
+            Entry {
+                value: value.to_string(),
+                version,
+                expires,
+            },
+        );
+        self.changes.send_modify(|n| *n += 1);
+        Version(version)
+    }
+
+    fn delete(&self, state: &mut State, key: &str) -> bool {
+        let removed = state.keys.remove(key).is_some();
+        if removed {
+            state.revision += 1;
+            self.changes.send_modify(|n| *n += 1);
+        }
+        removed
+    }
+}
+
+/// One agent's handle on a [`MemoryStore`].
+pub struct MemoryDcs {
+    store: Arc<MemoryStore>,
+    settings: DcsSettings,
+    changes: tokio::sync::Mutex<watch::Receiver<u64>>,
+}
+
+impl MemoryDcs {
+    /// A handle for the agent described by `settings`.
+    pub fn new(store: Arc<MemoryStore>, settings: DcsSettings) -> MemoryDcs {
+        let changes = tokio::sync::Mutex::new(store.changes.subscribe());
+        MemoryDcs {
+            store,
+            settings,
+            changes,
+        }
+    }
+
+    fn cas(&self, key: &str, value: &str, version: Option<Version>) -> Result<Version, DcsError> {
+        let mut state = self.store.lock();
+        if let Some(Version(v)) = version {
+            let current = state.keys.get(key).map(|e| e.version);
+            if current != Some(v) {
+                return Err(DcsError::Conflict(key.to_string()));
+            }
+        }
+        Ok(self.store.put(&mut state, key, value, None))
+    }
+
+    fn plain_put(&self, key: &str, value: &str) {
+        let mut state = self.store.lock();
+        self.store.put(&mut state, key, value, None);
+    }
+}
+
+#[async_trait]
+impl Dcs for MemoryDcs {
+    fn layout(&self) -> &KeyLayout {
+        &self.settings.layout
+    }
+
+    async fn get_cluster(&self) -> Result<Cluster, DcsError> {
+        // What this read sees no longer counts as a change for `watch`.
+        self.changes.lock().await.borrow_and_update();
+        let state = self.store.lock();
+        let prefix = self.settings.layout.prefix();
+        let kvs = state
+            .keys
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, e)| RawKv {
+                key: k.clone(),
+                value: e.value.clone(),
+                version: Version(e.version),
+                lease: None,
+            });
+        let (cluster, warnings) = Cluster::from_kvs(&self.settings.layout, kvs.collect::<Vec<_>>());
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        Ok(cluster)
+    }
+
+    async fn attempt_to_acquire_leader(&self) -> Result<bool, DcsError> {
+        let key = self.settings.layout.leader();
+        let mut state = self.store.lock();
+        if state.keys.contains_key(&key) {
+            return Ok(false);
+        }
+        self.store.put(
+            &mut state,
+            &key,
+            &self.settings.name,
+            Some(self.settings.ttl),
+        );
+        Ok(true)
+    }
+
+    async fn update_leader(&self) -> Result<bool, DcsError> {
+        let key = self.settings.layout.leader();
+        let mut state = self.store.lock();
+        match state.keys.get(&key) {
+            Some(e) if e.value == self.settings.name => {
+                self.store.put(
+                    &mut state,
+                    &key,
+                    &self.settings.name,
+                    Some(self.settings.ttl),
+                );
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn delete_leader(&self) -> Result<bool, DcsError> {
+        let key = self.settings.layout.leader();
+        let mut state = self.store.lock();
+        match state.keys.get(&key) {
+            Some(e) if e.value == self.settings.name => Ok(self.store.delete(&mut state, &key)),
+            _ => Ok(false),
+        }
+    }
+
+    async fn touch_member(&self, member: &Member) -> Result<(), DcsError> {
+        let key = self.settings.layout.member(&self.settings.name);
+        let mut state = self.store.lock();
+        self.store
+            .put(&mut state, &key, &member.encode(), Some(self.settings.ttl));
+        Ok(())
+    }
+
+    async fn initialize(&self, create_new: bool, sysid: &str) -> Result<bool, DcsError> {
+        let key = self.settings.layout.initialize();
+        let mut state = self.store.lock();
+        if create_new && state.keys.contains_key(&key) {
+            return Ok(false);
+        }
+        self.store.put(&mut state, &key, sysid, None);
+        Ok(true)
+    }
+
+    async fn cancel_initialization(&self) -> Result<(), DcsError> {
+        let mut state = self.store.lock();
+        self.store
+            .delete(&mut state, &self.settings.layout.initialize());
+        Ok(())
+    }
+
+    async fn set_config(
+        &self,
+        config: &Map<String, Value>,
+        version: Option<Version>,
+    ) -> Result<Version, DcsError> {
+        let value = serde_json::to_string(config).map_err(|e| DcsError::Malformed {
+            key: self.settings.layout.config(),
+            reason: e.to_string(),
+        })?;
+        self.cas(&self.settings.layout.config(), &value, version)
+    }
+
+    async fn set_failover(
+        &self,
+        failover: &Failover,
+        version: Option<Version>,
+    ) -> Result<Version, DcsError> {
+        self.cas(
+            &self.settings.layout.failover(),
+            &failover.encode(),
+            version,
+        )
+    }
+
+    async fn set_sync(
+        &self,
+        sync: &SyncState,
+        version: Option<Version>,
+    ) -> Result<Version, DcsError> {
+        self.cas(&self.settings.layout.sync(), &sync.encode(), version)
+    }
+
+    async fn delete_sync(&self, version: Option<Version>) -> Result<(), DcsError> {
+        let key = self.settings.layout.sync();
+        let mut state = self.store.lock();
+        if let Some(Version(v)) = version {
+            if state.keys.get(&key).map(|e| e.version) != Some(v) {
+                return Err(DcsError::Conflict(key));
+            }
+        }
+        self.store.delete(&mut state, &key);
+        Ok(())
+    }
+
+    async fn set_history(&self, history: &History) -> Result<(), DcsError> {
+        self.plain_put(&self.settings.layout.history(), &history.encode());
+        Ok(())
+    }
+
+    async fn set_status(&self, status: &Status) -> Result<(), DcsError> {
+        self.plain_put(&self.settings.layout.status(), &status.encode());
+        Ok(())
+    }
+
+    async fn set_failsafe(&self, failsafe: &Map<String, Value>) -> Result<(), DcsError> {
+        self.plain_put(
+            &self.settings.layout.failsafe(),
+            &Value::Object(failsafe.clone()).to_string(),
+        );
+        Ok(())
+    }
+
+    async fn delete_cluster(&self) -> Result<(), DcsError> {
+        let prefix = self.settings.layout.prefix();
+        let mut state = self.store.lock();
+        let keys: Vec<String> = state
+            .keys
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for key in keys {
+            self.store.delete(&mut state, &key);
+        }
+        Ok(())
+    }
+
+    async fn watch(&self, timeout: Duration) -> Result<bool, DcsError> {
+        let mut changes = self.changes.lock().await;
+        Ok(matches!(
+            tokio::time::timeout(timeout, changes.changed()).await,
+            Ok(Ok(()))
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(store: &Arc<MemoryStore>, name: &str) -> MemoryDcs {
+        MemoryDcs::new(
+            store.clone(),
+            DcsSettings {
+                name: name.into(),
+                layout: KeyLayout::new("service", "demo", None),
+                ttl: Duration::from_secs(30),
+                retry_timeout: Duration::from_secs(10),
+                loop_wait: Duration::from_secs(10),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn the_lock_expires_with_the_clock_and_cannot_be_taken_back() {
+        let clock = Arc::new(ManualClock::default());
+        let store = MemoryStore::new(clock.clone());
+        let (a, b) = (agent(&store, "a"), agent(&store, "b"));
+        assert!(a.attempt_to_acquire_leader().await.unwrap());
+        assert!(!b.attempt_to_acquire_leader().await.unwrap());
+        clock.advance(Duration::from_secs(29));
+        assert!(a.update_leader().await.unwrap(), "renewed before expiry");
+        clock.advance(Duration::from_secs(30));
+        assert!(
+            b.attempt_to_acquire_leader().await.unwrap(),
+            "expired exactly at ttl after the renewal"
+        );
+        assert!(!a.update_leader().await.unwrap());
+        assert!(!a.delete_leader().await.unwrap());
+        assert_eq!(b.get_cluster().await.unwrap().leader_name(), Some("b"));
+    }
+
+    #[tokio::test]
+    async fn compare_and_set_conflicts_are_conflicts() {
+        let store = MemoryStore::new(Arc::new(ManualClock::default()));
+        let a = agent(&store, "a");
+        let v1 = a.set_failover(&Failover::default(), None).await.unwrap();
+        let v2 = a
+            .set_failover(
+                &Failover {
+                    member: Some("b".into()),
+                    ..Failover::default()
+                },
+                Some(v1),
+            )
+            .await
+            .unwrap();
+        let stale = a.set_failover(&Failover::default(), Some(v1)).await;
+        assert_eq!(
+            stale,
+            Err(DcsError::Conflict("/service/demo/failover".into()))
+        );
+        assert_eq!(a.get_cluster().await.unwrap().failover.unwrap().version, v2);
+        let s = a.set_sync(&SyncState::default(), None).await.unwrap();
+        assert!(matches!(
+            a.delete_sync(Some(Version(s.0 + 100))).await,
+            Err(DcsError::Conflict(_))
+        ));
+        assert!(a.delete_sync(Some(s)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn watch_wakes_on_a_change() {
+        let store = MemoryStore::new(Arc::new(SystemClock::default()));
+        let (a, b) = (Arc::new(agent(&store, "a")), agent(&store, "b"));
+        a.get_cluster().await.unwrap();
+        assert!(
+            !a.watch(Duration::from_millis(10)).await.unwrap(),
+            "nothing changed since the read"
+        );
+        let waiter = {
+            let a = a.clone();
+            tokio::spawn(async move { a.watch(Duration::from_secs(10)).await })
+        };
+        b.attempt_to_acquire_leader().await.unwrap();
+        assert_eq!(waiter.await.unwrap(), Ok(true));
+    }
+}
