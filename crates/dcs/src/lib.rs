@@ -92,3 +92,51 @@ pub trait Dcs: Send + Sync {
     /// Waits up to `timeout` for the cluster to change; `true` when woken by a change.
     async fn watch(&self, timeout: Duration) -> Result<bool, DcsError>;
 }
+
+/// Connects to the DCS the configuration names (its first DCS section, in Patroni's order).
+pub async fn connect(
+    config: &ferroni_config::Config,
+    dynamic: &ferroni_config::DynamicConfig,
+) -> Result<Box<dyn Dcs>, DcsError> {
+    use ferroni_config::DcsKind;
+    let settings = DcsSettings::from_config(config, dynamic);
+    let kind = config.dcs_sections().first().copied();
+    let section = match kind {
+        Some(DcsKind::Etcd3) => config.etcd3.as_ref(),
+        Some(DcsKind::Etcd) => config.etcd.as_ref(),
+        Some(other) => {
+            return Err(DcsError::Refused(format!(
+                "the {} DCS is not supported yet",
+                other.key()
+            )));
+        }
+        None => return Err(DcsError::Refused("no DCS section is configured".into())),
+    };
+    let Some(etcd) = section else {
+        return Err(DcsError::Refused("no DCS section is configured".into()));
+    };
+    let endpoints = endpoints::endpoint_urls(etcd).map_err(DcsError::Refused)?;
+    let username = etcd.username.clone();
+    let password = etcd.password.as_ref().map(|p| p.expose().to_string());
+    if kind == Some(DcsKind::Etcd3) {
+        let options = etcd3::Etcd3Options {
+            endpoints,
+            username,
+            password,
+            cacert: etcd.cacert.clone(),
+            cert: etcd.cert.clone(),
+            key: etcd.key.clone(),
+        };
+        Ok(Box::new(etcd3::Etcd3::connect(&options, settings).await?))
+    } else {
+        let options = etcd2::Etcd2Options {
+            endpoints,
+            username,
+            password,
+            cacert: etcd.cacert.clone(),
+            cert: etcd.cert.clone(),
+            key: etcd.key.clone(),
+        };
+        Ok(Box::new(etcd2::Etcd2::new(options, settings)?))
+    }
+}

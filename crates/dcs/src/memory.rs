@@ -163,8 +163,11 @@ impl Dcs for MemoryDcs {
     }
 
     async fn get_cluster(&self) -> Result<Cluster, DcsError> {
-        // What this read sees no longer counts as a change for `watch`.
-        self.changes.lock().await.borrow_and_update();
+        // What this read sees no longer counts as a change for `watch` (unless a watch is
+        // running right now: then it will see the change itself).
+        if let Ok(mut changes) = self.changes.try_lock() {
+            changes.borrow_and_update();
+        }
         let state = self.store.lock();
         let prefix = self.settings.layout.prefix();
         let kvs = state
