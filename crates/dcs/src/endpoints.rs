@@ -17,15 +17,17 @@ pub fn endpoint_urls(etcd: &Etcd) -> Result<Vec<String>, String> {
             format!("{scheme}://{hp}")
         }
     };
-    if let Some(url) = etcd.url.as_deref().filter(|u| !u.is_empty()) {
-        if etcd.hosts.is_none() && etcd.host.is_none() {
-            return Ok(vec![url.trim_end_matches('/').to_string()]);
-        }
+    if let Some(url) = etcd.url.as_deref().filter(|u| !u.is_empty())
+        && etcd.hosts.is_none()
+        && etcd.host.is_none()
+    {
+        return Ok(vec![url.trim_end_matches('/').to_string()]);
     }
-    if let Some(proxy) = etcd.proxy.as_deref().filter(|p| !p.is_empty()) {
-        if etcd.hosts.is_none() && etcd.host.is_none() {
-            return Ok(vec![proxy.trim_end_matches('/').to_string()]);
-        }
+    if let Some(proxy) = etcd.proxy.as_deref().filter(|p| !p.is_empty())
+        && etcd.hosts.is_none()
+        && etcd.host.is_none()
+    {
+        return Ok(vec![proxy.trim_end_matches('/').to_string()]);
     }
     if etcd.srv.is_some() && etcd.hosts.is_none() && etcd.host.is_none() {
         return Err("etcd srv discovery is not supported yet: list the endpoints in hosts".into());

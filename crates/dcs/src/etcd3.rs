@@ -200,10 +200,10 @@ impl Etcd3 {
     /// `max_age` ago.
     async fn refresh_lease(&self, max_age: Duration) -> Result<i64, DcsError> {
         let mut lease = self.lease.lock().await;
-        if let (Some(id), Some(at)) = (lease.id, lease.last_renewed) {
-            if at.elapsed() < max_age {
-                return Ok(id);
-            }
+        if let (Some(id), Some(at)) = (lease.id, lease.last_renewed)
+            && at.elapsed() < max_age
+        {
+            return Ok(id);
         }
         let deadline = Instant::now() + self.settings.retry_timeout;
         let mut delay = Duration::from_millis(50);

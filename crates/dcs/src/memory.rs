@@ -288,10 +288,10 @@ impl Dcs for MemoryDcs {
     async fn delete_sync(&self, version: Option<Version>) -> Result<(), DcsError> {
         let key = self.settings.layout.sync();
         let mut state = self.store.lock();
-        if let Some(Version(v)) = version {
-            if state.keys.get(&key).map(|e| e.version) != Some(v) {
-                return Err(DcsError::Conflict(key));
-            }
+        if let Some(Version(v)) = version
+            && state.keys.get(&key).map(|e| e.version) != Some(v)
+        {
+            return Err(DcsError::Conflict(key));
         }
         self.store.delete(&mut state, &key);
         Ok(())

@@ -122,13 +122,13 @@ impl Cluster {
                 },
                 // The pre-2.1.0 optime key only matters when no status key exists.
                 KeyKind::OptimeLeader => {
-                    if c.status.is_none() {
-                        if let Ok(optime) = kv.value.trim().parse() {
-                            c.status = Some(Status {
-                                optime,
-                                ..Status::default()
-                            });
-                        }
+                    if c.status.is_none()
+                        && let Ok(optime) = kv.value.trim().parse()
+                    {
+                        c.status = Some(Status {
+                            optime,
+                            ..Status::default()
+                        });
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! ferroni-model owns Patroni's domain types and their exact JSON, and the DCS key layout.
 //!
 //! - [`keys`]: every DCS key path (`/<namespace>/<scope>/…`) is built here.
-//! - [`member`]: `members/<name>`.
+//! - [`member`]: the `members/<name>` key.
 //! - [`failover`], [`sync`], [`history`], [`status`]: the other JSON keys.
 //! - [`cluster`]: the whole cluster decoded from one read, malformed values skipped with a warning.
 //!
