@@ -91,7 +91,9 @@ impl Etcd3 {
             .with_connect_timeout(settings.request_timeout())
             .with_timeout(settings.request_timeout())
             // HTTP/2 pings notice a dead or frozen endpoint even while the watch stream is idle.
-            .with_keep_alive(Duration::from_secs(2), settings.request_timeout())
+            // etcd closes connections that ping more often than every 5 s (its
+            // --grpc-keepalive-min-time), which would break the watch over and over.
+            .with_keep_alive(Duration::from_secs(10), settings.request_timeout())
             .with_keep_alive_while_idle(true);
         if let (Some(user), Some(password)) = (&options.username, &options.password) {
             connect = connect.with_user(user.clone(), password.clone());
