@@ -14,11 +14,27 @@ use std::time::Duration;
 
 /// gRPC messages etcd received, by method, from its Prometheus metrics.
 async fn received(endpoint: &str) -> BTreeMap<String, f64> {
-    let body = reqwest::get(format!("http://{endpoint}/metrics")).await.expect("etcd metrics").text().await.expect("text");
+    let body = reqwest::get(format!("http://{endpoint}/metrics"))
+        .await
+        .expect("etcd metrics")
+        .text()
+        .await
+        .expect("text");
     let mut counts = BTreeMap::new();
-    for line in body.lines().filter(|l| l.starts_with("grpc_server_msg_received_total{")) {
-        let method = line.split("grpc_method=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("?");
-        let value: f64 = line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    for line in body
+        .lines()
+        .filter(|l| l.starts_with("grpc_server_msg_received_total{"))
+    {
+        let method = line
+            .split("grpc_method=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or("?");
+        let value: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
         *counts.entry(method.to_string()).or_insert(0.0) += value;
     }
     counts
@@ -45,7 +61,10 @@ async fn agent(endpoint: &str, name: &str, loop_wait: Duration) -> Arc<dyn Dcs> 
         retry_timeout: Duration::from_secs(10),
         loop_wait,
     };
-    let options = Etcd3Options { endpoints: vec![format!("http://{endpoint}")], ..Etcd3Options::default() };
+    let options = Etcd3Options {
+        endpoints: vec![format!("http://{endpoint}")],
+        ..Etcd3Options::default()
+    };
     Arc::new(Etcd3::connect(&options, settings).await.expect("connect"))
 }
 
@@ -53,10 +72,20 @@ async fn agent(endpoint: &str, name: &str, loop_wait: Duration) -> Arc<dyn Dcs> 
 async fn cycle(dcs: &dyn Dcs, name: &str, leader: bool, loop_wait: Duration) {
     dcs.get_cluster().await.expect("read");
     if leader {
-        assert!(dcs.update_leader().await.expect("renew") || dcs.attempt_to_acquire_leader().await.expect("take"));
-        dcs.set_status(&Status { optime: 67108864, ..Status::default() }).await.expect("status");
+        assert!(
+            dcs.update_leader().await.expect("renew")
+                || dcs.attempt_to_acquire_leader().await.expect("take")
+        );
+        dcs.set_status(&Status {
+            optime: 67108864,
+            ..Status::default()
+        })
+        .await
+        .expect("status");
     }
-    dcs.touch_member(&member(name, if leader { "primary" } else { "replica" })).await.expect("touch");
+    dcs.touch_member(&member(name, if leader { "primary" } else { "replica" }))
+        .await
+        .expect("touch");
     // The leader sleeps out the cycle; a replica waits on the watch, which nothing wakes.
     if leader {
         tokio::time::sleep(loop_wait).await;
@@ -69,7 +98,8 @@ async fn cycle(dcs: &dyn Dcs, name: &str, leader: bool, loop_wait: Duration) {
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let endpoint = args.get(1).expect("etcd host:port").clone();
-    let loop_wait = Duration::from_secs_f64(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10.0));
+    let loop_wait =
+        Duration::from_secs_f64(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10.0));
     let cycles: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(6);
     let mode = args.get(4).cloned().unwrap_or_else(|| "cluster".into());
     let roles: Vec<(&str, bool)> = match mode.as_str() {
@@ -82,7 +112,12 @@ async fn main() {
         agents.push((agent(&endpoint, name, loop_wait).await, *name, *leader));
     }
     // One warm-up cycle: lease grants, the first member writes, the cache's read and watch.
-    futures::future::join_all(agents.iter().map(|(d, n, l)| cycle(d.as_ref(), n, *l, Duration::ZERO))).await;
+    futures::future::join_all(
+        agents
+            .iter()
+            .map(|(d, n, l)| cycle(d.as_ref(), n, *l, Duration::ZERO)),
+    )
+    .await;
     let before = received(&endpoint).await;
     let start = std::time::Instant::now();
     futures::future::join_all(agents.iter().map(|(d, n, l)| async move {
