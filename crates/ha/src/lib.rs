@@ -1,6 +1,140 @@
-//! ferroni-ha will own `decide()`: the pure, synchronous HA decision from (cluster view, local
-//! PostgreSQL state, configuration, now, memo) to actions plus the log line that explains them, one
-//! module per duty (leader race, leader duty, follower, recovery, manual operations, sync, failsafe,
-//! pause, bootstrap, standby cluster). No I/O, no clock, no tokio.
+//! ferroni-ha owns `decide()`: the HA decision of one cycle, from a snapshot of the cluster, the
+//! local PostgreSQL and the configuration to the actions to take and Patroni's line that explains
+//! them. Pure: no I/O, no clock (`now` is an input), no tokio.
 //!
-//! It is empty until the HA engine issue (#4) fills it.
+//! - [`input`]: what a cycle sees; [`output`]: the [`Decision`] and its [`Action`]s.
+//! - [`bootstrap`]: an empty data directory — the initialize race, or a clone (§e.3).
+//! - [`recovery`]: PostgreSQL not running — restart in the right role (§e.6).
+//! - [`leader_race`]: no leader — whether this node is the healthiest, and the race (§e.4).
+//! - [`leader_duty`]: this node holds the lock — stay primary, promote, or step down (§e.5).
+//! - [`follower`]: another node holds the lock — follow it, demoting first if primary (§e.5).
+//! - [`long_action`]: a long task is running (§e.2 step 5) or just finished.
+//! - [`dcs_error`]: the DCS did not answer (§e.9).
+//!
+//! The order of [`decide`] is Patroni's `_run_cycle` (§e.2).
+
+pub mod bootstrap;
+pub mod dcs_error;
+pub mod follower;
+pub mod input;
+pub mod leader_duty;
+pub mod leader_race;
+pub mod long_action;
+pub mod output;
+pub mod recovery;
+
+pub use input::*;
+pub use output::{Action, Decision, DemoteMode};
+
+use ferroni_model::Cluster;
+
+/// Decides one cycle.
+pub fn decide(input: &Input) -> Decision {
+    let decision = decide_unpaused(input);
+    if input.config.paused {
+        Decision {
+            log: format!("PAUSE: {}", decision.log),
+            ..decision
+        }
+    } else {
+        decision
+    }
+}
+
+fn decide_unpaused(input: &Input) -> Decision {
+    let cluster = match &input.dcs {
+        DcsView::Unreachable => return dcs_error::decide(input),
+        DcsView::Reachable(cluster) => cluster,
+    };
+    if let Some(decision) = long_action::decide(input, cluster) {
+        return decision;
+    }
+    let sysid = match &input.pg.data {
+        DataDir::Empty => return bootstrap::decide(input, cluster),
+        DataDir::Invalid => {
+            return Decision::log(
+                &input.memo,
+                "data dir for the cluster is not empty, but system ID is invalid; consider doing reinitialize",
+            );
+        }
+        DataDir::Initialized { sysid } => sysid,
+    };
+    let mut before = Vec::new();
+    match cluster.initialize.as_deref() {
+        Some(init) if !init.is_empty() && init != sysid => {
+            let message = format!(
+                "system ID mismatch, node {} belongs to a different cluster: {init} != {sysid}",
+                input.me.name
+            );
+            return Decision::act(
+                &input.memo,
+                vec![Action::Exit {
+                    code: 1,
+                    message: message.clone(),
+                }],
+                message,
+            );
+        }
+        None if cluster.leader.is_none() => {
+            if input.pg.running().is_some_and(|r| !r.primary) {
+                let message =
+                    "No initialize key in DCS and PostgreSQL is running as replica, aborting start";
+                return Decision::act(
+                    &input.memo,
+                    vec![Action::Exit {
+                        code: 1,
+                        message: message.into(),
+                    }],
+                    message,
+                );
+            }
+            // An existing data directory adopts the cluster: it becomes the initialize value.
+            before.push(Action::Initialize {
+                create_new: true,
+                sysid: sysid.clone(),
+            });
+        }
+        // Holding the lock with `initialize` still empty (just bootstrapped) or missing: fix it.
+        Some("") | None if holds_lock(input, cluster) => {
+            before.push(Action::Initialize {
+                create_new: false,
+                sysid: sysid.clone(),
+            });
+        }
+        _ => {}
+    }
+    if holds_lock(input, cluster) && cluster.config.is_none() {
+        before.push(Action::WriteConfig);
+    }
+    let mut decision = match &input.pg.state {
+        PgState::Running(_) => match cluster.leader_name() {
+            None => leader_race::decide(input, cluster),
+            Some(leader) if leader == input.me.name => leader_duty::decide(input, cluster),
+            Some(leader) => follower::decide(input, cluster, leader),
+        },
+        _ => recovery::decide(input, cluster),
+    };
+    before.append(&mut decision.actions);
+    decision.actions = before;
+    decision
+}
+
+/// Whether the cluster view names this node as the leader.
+pub fn holds_lock(input: &Input, cluster: &Cluster) -> bool {
+    cluster.leader_name() == Some(input.me.name.as_str())
+}
+
+/// Whether some other member could take over: a member key that is running, not `nofailover`.
+pub(crate) fn failover_possible(input: &Input, cluster: &Cluster) -> bool {
+    cluster.members.iter().any(|m| {
+        m.name != input.me.name
+            && m.data.state == "running"
+            && !m.data.tag_true("nofailover")
+            && m.data
+                .tags
+                .as_ref()
+                .and_then(|t| t.get("failover_priority"))
+                .and_then(|p| p.as_i64())
+                != Some(0)
+    })
+}

@@ -1,0 +1,188 @@
+//! What `decide()` sees: one snapshot gathered by the runtime at the start of a cycle.
+
+use ferroni_model::Cluster;
+
+/// Milliseconds on the runtime's clock. `decide()` never reads a clock: `now` is an input.
+pub type Millis = u64;
+
+/// Everything one cycle's decision depends on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    pub now: Millis,
+    pub config: HaConfig,
+    pub me: Me,
+    pub dcs: DcsView,
+    /// The result of renewing the leader lock this cycle, done by the runtime before deciding
+    /// whenever the cluster view says we hold it.
+    pub lock: LockRenewal,
+    pub pg: PgView,
+    /// The long action in flight or just finished, if any.
+    pub task: Option<Task>,
+    /// The other members' `/patroni` answers, gathered only when there is no leader.
+    pub peers: Vec<PeerReport>,
+    pub memo: Memo,
+}
+
+/// The settings the decision needs, from the effective configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HaConfig {
+    pub ttl: Millis,
+    pub loop_wait: Millis,
+    pub retry_timeout: Millis,
+    pub maximum_lag_on_failover: u64,
+    pub primary_start_timeout: Millis,
+    pub check_timeline: bool,
+    pub paused: bool,
+    /// Whether the local configuration has a `bootstrap` section (a node without one never
+    /// initializes a cluster).
+    pub can_bootstrap: bool,
+}
+
+impl Default for HaConfig {
+    fn default() -> Self {
+        HaConfig {
+            ttl: 30_000,
+            loop_wait: 10_000,
+            retry_timeout: 10_000,
+            maximum_lag_on_failover: 1_048_576,
+            primary_start_timeout: 300_000,
+            check_timeline: false,
+            paused: false,
+            can_bootstrap: true,
+        }
+    }
+}
+
+/// This member.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Me {
+    pub name: String,
+    /// `nofailover`, or `failover_priority: 0`.
+    pub nofailover: bool,
+    pub failover_priority: i64,
+}
+
+/// The cluster as read from the DCS this cycle.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DcsView {
+    Reachable(Cluster),
+    /// No read succeeded within `retry_timeout`.
+    Unreachable,
+}
+
+/// How this cycle's lock renewal went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockRenewal {
+    /// The cluster view does not name us leader; nothing was renewed.
+    NotHeld,
+    Renewed,
+    /// The renewal failed (refused, or the DCS did not answer within `retry_timeout`).
+    Failed,
+}
+
+/// The local data directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataDir {
+    Empty,
+    /// Initialized, with its system identifier (from `pg_controldata`).
+    Initialized {
+        sysid: String,
+    },
+    /// Not empty, but no valid system identifier could be read.
+    Invalid,
+}
+
+/// The local PostgreSQL server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PgState {
+    Running(Running),
+    /// The postmaster runs but does not accept connections yet.
+    Starting {
+        since: Millis,
+    },
+    Stopped {
+        /// `pg_controldata` says it was a primary (`in production`, `shut down`, …) rather than
+        /// `in archive recovery` / `shut down in recovery`.
+        was_primary: bool,
+    },
+}
+
+/// A running server's observed state.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Running {
+    pub primary: bool,
+    pub timeline: u64,
+    /// Primary: the flush LSN; replica: max(receive, replay).
+    pub wal_position: u64,
+    /// Replica: the member it streams from (from `primary_conninfo`), when known.
+    pub following: Option<String>,
+}
+
+/// The local PostgreSQL as the decision sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PgView {
+    pub data: DataDir,
+    pub state: PgState,
+}
+
+impl PgView {
+    /// The running server, if any.
+    pub fn running(&self) -> Option<&Running> {
+        match &self.state {
+            PgState::Running(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether a primary is running here.
+    pub fn is_primary(&self) -> bool {
+        self.running().is_some_and(|r| r.primary)
+    }
+}
+
+/// A long action run by the runtime as a cancellable task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskKind {
+    Bootstrap,
+    Clone { from: String },
+    Promote,
+    StartPrimary,
+    StartReplica,
+    Demote,
+}
+
+/// How a task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskOutcome {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// A long action and how it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub kind: TaskKind,
+    pub outcome: TaskOutcome,
+    pub started: Millis,
+}
+
+/// Another member's `/patroni` answer during a leader race.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PeerReport {
+    pub name: String,
+    /// Whether it answered within the short timeout.
+    pub reachable: bool,
+    pub primary: bool,
+    pub wal_position: u64,
+    pub timeline: u64,
+    pub nofailover: bool,
+    pub failover_priority: i64,
+}
+
+/// What one cycle leaves to the next.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Memo {
+    /// When this node, holding the lock, started PostgreSQL as a primary after a crash.
+    pub primary_start_began: Option<Millis>,
+}

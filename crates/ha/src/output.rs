@@ -1,0 +1,98 @@
+//! What `decide()` returns: the actions for the runtime, and the line that explains them.
+
+use crate::input::Memo;
+
+/// How a primary steps down (Patroni's demotion modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoteMode {
+    /// DCS unreachable: fast stop, keep no key, restart read-only.
+    Offline,
+    /// Switchover: fast stop with checkpoint, release the key once a replica has the checkpoint.
+    Graceful,
+    /// Unfit primary: immediate stop, release the key.
+    Immediate,
+    /// Lost the lock: immediate stop, the key is not ours to release.
+    ImmediateNoLock,
+}
+
+/// One step for the runtime. Steps run in order; when one fails, the rest are skipped and the
+/// decision's `on_failure` line is logged instead of `log`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Take the leader lock (create-if-absent); fails when another member holds it.
+    AcquireLock,
+    /// Release the leader lock if ours.
+    ReleaseLock,
+    /// Write `initialize`: `create_new` races for it.
+    Initialize { create_new: bool, sysid: String },
+    /// Remove `initialize` after a failed bootstrap.
+    CancelInitialize,
+    /// Write this node's dynamic configuration to `config` (when missing).
+    WriteConfig,
+    /// Run initdb and start the new primary (a long task).
+    Bootstrap,
+    /// Create this replica with pg_basebackup from `from` (a long task).
+    Clone { from: String },
+    /// Start PostgreSQL as a primary (read-write once promoted; a long task).
+    StartPrimary,
+    /// Start PostgreSQL as a replica of `leader` (none: without a primary to stream from).
+    StartReplica { leader: Option<String> },
+    /// Promote the local replica (a long task).
+    Promote,
+    /// Make sure a running replica streams from `leader` (rewrites recovery settings and reloads or
+    /// restarts when they changed).
+    Follow { leader: String },
+    /// Step down from primary.
+    Demote(DemoteMode),
+    /// Stop PostgreSQL immediately (a primary that did not start in time).
+    StopImmediate,
+    /// Write `history` after a promotion.
+    UpdateHistory,
+    /// Give up: log `message` as CRITICAL and exit with `code`.
+    Exit { code: i32, message: String },
+}
+
+/// The outcome of one cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub actions: Vec<Action>,
+    /// Patroni's line for this cycle.
+    pub log: String,
+    /// The line to log instead when an action fails.
+    pub on_failure: Option<String>,
+    pub memo: Memo,
+}
+
+impl Decision {
+    /// No action, with this explanation.
+    pub fn log(memo: &Memo, log: impl Into<String>) -> Decision {
+        Decision {
+            actions: Vec::new(),
+            log: log.into(),
+            on_failure: None,
+            memo: memo.clone(),
+        }
+    }
+
+    /// `actions`, explained by `log`.
+    pub fn act(memo: &Memo, actions: Vec<Action>, log: impl Into<String>) -> Decision {
+        Decision {
+            actions,
+            log: log.into(),
+            on_failure: None,
+            memo: memo.clone(),
+        }
+    }
+
+    /// The line for when an action fails.
+    pub fn or_else(mut self, on_failure: impl Into<String>) -> Decision {
+        self.on_failure = Some(on_failure.into());
+        self
+    }
+
+    /// With a different memo.
+    pub fn with_memo(mut self, memo: Memo) -> Decision {
+        self.memo = memo;
+        self
+    }
+}

@@ -1,0 +1,83 @@
+//! PostgreSQL is not running, or is still starting (§e.6): start it again in the role the lock
+//! gives, and give the lock up when a primary does not come back in time.
+
+use crate::{Action, Decision, Input, LockRenewal, PgState, failover_possible, holds_lock};
+use ferroni_model::Cluster;
+
+/// Decides for a node whose PostgreSQL is not serving.
+pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
+    let memo = &input.memo;
+    let holder = holds_lock(input, cluster);
+    if input.config.paused {
+        if holder {
+            return Decision::act(
+                memo,
+                vec![Action::ReleaseLock],
+                "removed leader lock because postgres is not running",
+            );
+        }
+        return Decision::log(memo, "postgres is not running");
+    }
+    match &input.pg.state {
+        PgState::Starting { since } => starting(input, cluster, *since),
+        PgState::Stopped { was_primary } => {
+            if holder && input.lock == LockRenewal::Renewed {
+                if input.config.primary_start_timeout == 0 && failover_possible(input, cluster) {
+                    return Decision::act(
+                        memo,
+                        vec![Action::ReleaseLock],
+                        "stopped PostgreSQL to fail over after a crash",
+                    );
+                }
+                if *was_primary {
+                    return Decision::act(
+                        memo,
+                        vec![Action::StartPrimary],
+                        "starting primary after failure",
+                    );
+                }
+                return Decision::act(
+                    memo,
+                    vec![Action::StartReplica { leader: None }],
+                    "starting as readonly because i had the session lock",
+                );
+            }
+            let leader = cluster
+                .leader_name()
+                .filter(|l| *l != input.me.name)
+                .map(str::to_string);
+            Decision::act(
+                memo,
+                vec![Action::StartReplica { leader }],
+                "starting as a secondary",
+            )
+        }
+        PgState::Running(_) => Decision::log(memo, "postgres is running"),
+    }
+}
+
+/// The postmaster runs but does not accept connections yet.
+fn starting(input: &Input, cluster: &Cluster, since: u64) -> Decision {
+    let memo = &input.memo;
+    let holder = holds_lock(input, cluster) && input.lock == LockRenewal::Renewed;
+    if !holder {
+        if holds_lock(input, cluster) || cluster.leader.is_none() {
+            return Decision::log(memo, "postgres is starting");
+        }
+        return Decision::log(memo, "postgres is starting as a secondary");
+    }
+    let waited = input.now.saturating_sub(since);
+    let timeout = input.config.primary_start_timeout;
+    if waited >= timeout && failover_possible(input, cluster) {
+        return Decision::act(
+            memo,
+            vec![Action::StopImmediate, Action::ReleaseLock],
+            "stopped PostgreSQL because of startup timeout",
+        );
+    }
+    let left = timeout.saturating_sub(waited) / 1000;
+    Decision::log(
+        memo,
+        format!("PostgreSQL is still starting up, {left} seconds until timeout"),
+    )
+}
