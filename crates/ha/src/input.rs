@@ -63,6 +63,8 @@ pub struct Me {
 }
 
 /// The cluster as read from the DCS this cycle.
+// One value per cycle: boxing the cluster would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum DcsView {
     Reachable(Cluster),

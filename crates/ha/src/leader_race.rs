@@ -19,21 +19,21 @@ pub fn not_healthiest(input: &Input, cluster: &Cluster, me: &Running) -> Option<
             )
         });
     }
-    if let Some(failover) = cluster.failover.as_ref().map(|f| &f.value) {
-        if let Some(candidate) = failover.member.as_deref() {
-            let candidate_alive = input
-                .peers
-                .iter()
-                .any(|p| p.name == candidate && p.reachable && !p.nofailover);
-            if candidate != input.me.name && candidate_alive {
-                return Some(format!("manual failover to {candidate} is pending"));
-            }
+    if let Some(failover) = cluster.failover.as_ref().map(|f| &f.value)
+        && let Some(candidate) = failover.member.as_deref()
+    {
+        let candidate_alive = input
+            .peers
+            .iter()
+            .any(|p| p.name == candidate && p.reachable && !p.nofailover);
+        if candidate != input.me.name && candidate_alive {
+            return Some(format!("manual failover to {candidate} is pending"));
         }
     }
-    if let Some(status) = &cluster.status {
-        if status.optime.saturating_sub(me.wal_position) > input.config.maximum_lag_on_failover {
-            return Some("My wal position exceeds maximum replication lag".into());
-        }
+    if let Some(status) = &cluster.status
+        && status.optime.saturating_sub(me.wal_position) > input.config.maximum_lag_on_failover
+    {
+        return Some("My wal position exceeds maximum replication lag".into());
     }
     if input.config.check_timeline && cluster_timeline > 0 && me.timeline < cluster_timeline {
         return Some(format!(

@@ -46,7 +46,13 @@ fn decide_unpaused(input: &Input) -> Decision {
         DcsView::Unreachable => return dcs_error::decide(input),
         DcsView::Reachable(cluster) => cluster,
     };
-    if let Some(decision) = long_action::decide(input, cluster) {
+    if let Some(decision) = long_action::in_progress(input, cluster) {
+        return decision;
+    }
+    if let Some(decision) = step_down_without_lock(input, cluster) {
+        return decision;
+    }
+    if let Some(decision) = long_action::finished(input, cluster) {
         return decision;
     }
     let sysid = match &input.pg.data {
@@ -114,9 +120,43 @@ fn decide_unpaused(input: &Input) -> Decision {
         },
         _ => recovery::decide(input, cluster),
     };
+    if before.iter().any(|a| {
+        matches!(
+            a,
+            Action::Initialize {
+                create_new: true,
+                ..
+            }
+        )
+    }) && decision.on_failure.is_none()
+    {
+        decision.on_failure = Some("failed to acquire initialize lock".into());
+    }
     before.append(&mut decision.actions);
     decision.actions = before;
     decision
+}
+
+/// A running primary that cannot prove it holds the lock stops at once, before anything else is
+/// considered: another node holds it, or this cycle's renewal did not succeed.
+fn step_down_without_lock(input: &Input, cluster: &Cluster) -> Option<Decision> {
+    if !input.pg.is_primary() || input.config.paused {
+        return None;
+    }
+    let demote = vec![Action::Demote(DemoteMode::ImmediateNoLock)];
+    match cluster.leader_name() {
+        Some(leader) if leader != input.me.name => Some(Decision::act(
+            &input.memo,
+            demote,
+            "demoting self because I do not have the lock and I was a leader",
+        )),
+        Some(_) if input.lock != LockRenewal::Renewed => Some(Decision::act(
+            &input.memo,
+            demote,
+            "demoted self because failed to update leader lock in DCS",
+        )),
+        _ => None,
+    }
 }
 
 /// Whether the cluster view names this node as the leader.

@@ -18,15 +18,32 @@ pub fn describe(kind: &TaskKind) -> String {
     }
 }
 
-/// The decision while a task runs or right after it ends; `None` when the normal cycle applies.
-pub fn decide(input: &Input, cluster: &Cluster) -> Option<Decision> {
-    let task: &Task = input.task.as_ref()?;
+/// The decision while a task runs; `None` when none runs.
+pub fn in_progress(input: &Input, cluster: &Cluster) -> Option<Decision> {
+    let task = input
+        .task
+        .as_ref()
+        .filter(|t| t.outcome == TaskOutcome::Running)?;
+    decide(input, cluster, task)
+}
+
+/// The bookkeeping right after a task ended; `None` when the normal cycle applies.
+pub fn finished(input: &Input, cluster: &Cluster) -> Option<Decision> {
+    let task = input
+        .task
+        .as_ref()
+        .filter(|t| t.outcome != TaskOutcome::Running)?;
+    decide(input, cluster, task)
+}
+
+fn decide(input: &Input, cluster: &Cluster, task: &Task) -> Option<Decision> {
     let memo = &input.memo;
     let name = describe(&task.kind);
     match task.outcome {
         TaskOutcome::Running => Some(if holds_lock(input, cluster) {
+            // Only a renewal that succeeded this cycle proves the lock.
             match input.lock {
-                LockRenewal::Failed => {
+                LockRenewal::Failed | LockRenewal::NotHeld => {
                     let mut actions = Vec::new();
                     if input.pg.is_primary() || task.kind == TaskKind::Promote {
                         actions.push(Action::Demote(DemoteMode::ImmediateNoLock));
@@ -38,30 +55,45 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Option<Decision> {
                     };
                     Decision::act(memo, actions, log)
                 }
-                _ => Decision::log(memo, format!("updated leader lock during {name}")),
+                LockRenewal::Renewed => {
+                    Decision::log(memo, format!("updated leader lock during {name}"))
+                }
             }
+        } else if input.pg.is_primary()
+            && !input.config.paused
+            && cluster.leader_name().is_some_and(|l| l != input.me.name)
+        {
+            // Another node holds the lock: a primary here must stop, whatever it was doing.
+            Decision::act(
+                memo,
+                vec![Action::Demote(DemoteMode::ImmediateNoLock)],
+                "demoting self because I do not have the lock and I was a leader",
+            )
         } else {
             Decision::log(memo, format!("{name} in progress"))
         }),
         TaskOutcome::Succeeded if task.kind == TaskKind::Bootstrap => {
-            let sysid = match &input.pg.data {
-                crate::DataDir::Initialized { sysid } => sysid.clone(),
-                _ => String::new(),
+            let crate::DataDir::Initialized { sysid } = &input.pg.data else {
+                return None;
             };
+            // Having won the initialize race, nobody else should lead; if someone does, the
+            // normal cycle follows (and demotes) rather than racing for a held lock.
+            if cluster.leader_name().is_some_and(|l| l != input.me.name) {
+                return None;
+            }
+            let mut actions = vec![
+                Action::Initialize {
+                    create_new: false,
+                    sysid: sysid.clone(),
+                },
+                Action::WriteConfig,
+            ];
+            if cluster.leader.is_none() {
+                actions.push(Action::AcquireLock);
+            }
             Some(
-                Decision::act(
-                    memo,
-                    vec![
-                        Action::Initialize {
-                            create_new: false,
-                            sysid,
-                        },
-                        Action::WriteConfig,
-                        Action::AcquireLock,
-                    ],
-                    "initialized a new cluster",
-                )
-                .or_else("failed to take the leader lock after bootstrap"),
+                Decision::act(memo, actions, "initialized a new cluster")
+                    .or_else("failed to take the leader lock after bootstrap"),
             )
         }
         TaskOutcome::Failed if task.kind == TaskKind::Bootstrap => Some(Decision::act(

@@ -1,0 +1,235 @@
+//! Properties of `decide()` over generated inputs: it never promotes without the lock, and a
+//! primary that cannot prove it holds the lock always steps down.
+
+use ferroni_ha::*;
+use ferroni_model::{Cluster, LeaderKey, Member, MemberKey, Status, Version};
+use proptest::prelude::*;
+
+const SYSID: &str = "42";
+
+fn arb_cluster() -> impl Strategy<Value = Cluster> {
+    (
+        prop::option::of(prop::sample::select(vec!["node1", "node2"])),
+        prop::option::of(prop::sample::select(vec!["", SYSID, "43"])),
+        any::<bool>(),
+        0u64..3000,
+    )
+        .prop_map(|(leader, initialize, with_members, optime)| Cluster {
+            initialize: initialize.map(str::to_string),
+            leader: leader.map(|l| LeaderKey {
+                name: l.into(),
+                version: Version(1),
+                lease: None,
+            }),
+            members: if with_members {
+                ["node1", "node2", "node3"]
+                    .iter()
+                    .map(|n| MemberKey {
+                        name: n.to_string(),
+                        data: Member {
+                            state: "running".into(),
+                            role: "replica".into(),
+                            ..Member::default()
+                        },
+                        version: Version(1),
+                        lease: None,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            status: Some(Status {
+                optime,
+                ..Status::default()
+            }),
+            ..Cluster::default()
+        })
+}
+
+fn arb_pg() -> impl Strategy<Value = PgView> {
+    let data = prop_oneof![
+        Just(DataDir::Empty),
+        Just(DataDir::Invalid),
+        Just(DataDir::Initialized {
+            sysid: SYSID.into()
+        }),
+        Just(DataDir::Initialized { sysid: "43".into() }),
+    ];
+    let state = prop_oneof![
+        (any::<bool>(), 1u64..4, 0u64..3000).prop_map(|(primary, timeline, wal_position)| {
+            PgState::Running(Running {
+                primary,
+                timeline,
+                wal_position,
+                following: None,
+            })
+        }),
+        (0u64..1_000_000).prop_map(|since| PgState::Starting { since }),
+        any::<bool>().prop_map(|was_primary| PgState::Stopped { was_primary }),
+    ];
+    (data, state).prop_map(|(data, state)| PgView { data, state })
+}
+
+fn arb_task() -> impl Strategy<Value = Option<Task>> {
+    let kind = prop_oneof![
+        Just(TaskKind::Bootstrap),
+        Just(TaskKind::Clone {
+            from: "node2".into()
+        }),
+        Just(TaskKind::Promote),
+        Just(TaskKind::StartPrimary),
+        Just(TaskKind::StartReplica),
+        Just(TaskKind::Demote),
+    ];
+    let outcome = prop_oneof![
+        Just(TaskOutcome::Running),
+        Just(TaskOutcome::Succeeded),
+        Just(TaskOutcome::Failed)
+    ];
+    prop::option::of((kind, outcome).prop_map(|(kind, outcome)| Task {
+        kind,
+        outcome,
+        started: 0,
+    }))
+}
+
+fn arb_peers() -> impl Strategy<Value = Vec<PeerReport>> {
+    prop::collection::vec(
+        (
+            prop::sample::select(vec!["node2", "node3"]),
+            any::<bool>(),
+            any::<bool>(),
+            0u64..3000,
+            any::<bool>(),
+            0i64..3,
+        )
+            .prop_map(
+                |(name, reachable, primary, wal_position, nofailover, failover_priority)| {
+                    PeerReport {
+                        name: name.into(),
+                        reachable,
+                        primary,
+                        wal_position,
+                        timeline: 1,
+                        nofailover,
+                        failover_priority,
+                    }
+                },
+            ),
+        0..3,
+    )
+}
+
+fn arb_input() -> impl Strategy<Value = Input> {
+    (
+        prop::option::of(arb_cluster()),
+        prop_oneof![
+            Just(LockRenewal::NotHeld),
+            Just(LockRenewal::Renewed),
+            Just(LockRenewal::Failed)
+        ],
+        arb_pg(),
+        arb_task(),
+        arb_peers(),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            prop::sample::select(vec![0u64, 300_000]),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                cluster,
+                lock,
+                pg,
+                task,
+                peers,
+                (paused, nofailover, primary_start_timeout, check_timeline),
+            )| Input {
+                now: 1_000_000,
+                config: HaConfig {
+                    paused,
+                    primary_start_timeout,
+                    check_timeline,
+                    ..HaConfig::default()
+                },
+                me: Me {
+                    name: "node1".into(),
+                    nofailover,
+                    failover_priority: 1,
+                },
+                dcs: cluster.map_or(DcsView::Unreachable, DcsView::Reachable),
+                lock,
+                pg,
+                task,
+                peers,
+                memo: Memo::default(),
+            },
+        )
+}
+
+fn leader_of(input: &Input) -> Option<&str> {
+    match &input.dcs {
+        DcsView::Reachable(c) => c.leader_name(),
+        DcsView::Unreachable => None,
+    }
+}
+
+fn holds_renewed_lock(input: &Input) -> bool {
+    leader_of(input) == Some("node1") && input.lock == LockRenewal::Renewed
+}
+
+fn demotes(d: &Decision) -> bool {
+    d.actions
+        .iter()
+        .any(|a| matches!(a, Action::Demote(_) | Action::Exit { .. }))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5000))]
+
+    #[test]
+    fn never_promotes_or_starts_a_primary_without_the_lock(input in arb_input()) {
+        let d = decide(&input);
+        for (i, action) in d.actions.iter().enumerate() {
+            if matches!(action, Action::Promote | Action::StartPrimary) {
+                let acquired_first = d.actions[..i].contains(&Action::AcquireLock);
+                prop_assert!(holds_renewed_lock(&input) || acquired_first,
+                    "{:?} without the lock: {:?} -> {:?}", action, input, d);
+            }
+        }
+    }
+
+    #[test]
+    fn never_races_for_a_lock_someone_else_holds(input in arb_input()) {
+        let d = decide(&input);
+        if leader_of(&input).is_some_and(|l| l != "node1") {
+            prop_assert!(!d.actions.contains(&Action::AcquireLock), "{:?} -> {:?}", input, d);
+        }
+    }
+
+    #[test]
+    fn a_primary_that_cannot_prove_its_lock_steps_down(input in arb_input()) {
+        let primary = input.pg.is_primary();
+        let valid_data = input.pg.data == DataDir::Initialized { sysid: SYSID.into() };
+        let proves_lock = holds_renewed_lock(&input);
+        let someone_else = leader_of(&input).is_some_and(|l| l != "node1");
+        let lost = matches!(input.dcs, DcsView::Unreachable)
+            || (leader_of(&input) == Some("node1") && input.lock != LockRenewal::Renewed)
+            || someone_else;
+        if primary && valid_data && !input.config.paused && lost && !proves_lock {
+            let d = decide(&input);
+            prop_assert!(demotes(&d), "a primary kept running without its lock: {:?} -> {:?}", input, d);
+        }
+    }
+
+    #[test]
+    fn every_decision_explains_itself(input in arb_input()) {
+        let d = decide(&input);
+        prop_assert!(!d.log.is_empty());
+        if d.actions.iter().any(|a| matches!(a, Action::AcquireLock | Action::Initialize { create_new: true, .. })) {
+            prop_assert!(d.on_failure.is_some(), "a race without a line for losing it: {:?}", d);
+        }
+    }
+}

@@ -1,0 +1,953 @@
+//! `decide()`, case by case: each row is an input (a scenario built from a healthy three-node
+//! cluster seen by node1) and the expected actions and Patroni log line.
+
+use ferroni_ha::*;
+use ferroni_model::{
+    Cluster, Failover, History, HistoryEntry, LeaderKey, Member, MemberKey, Status, Version,
+    Versioned,
+};
+use serde_json::json;
+
+const SYSID: &str = "7711416411379105180";
+
+fn member(name: &str, role: &str, state: &str) -> MemberKey {
+    MemberKey {
+        name: name.into(),
+        data: Member {
+            conn_url: format!("postgres://127.0.0.1:5432/{name}"),
+            api_url: format!("http://127.0.0.1:8008/{name}"),
+            state: state.into(),
+            role: role.into(),
+            version: "4.1.5".into(),
+            ..Member::default()
+        },
+        version: Version(1),
+        lease: None,
+    }
+}
+
+/// A scenario under construction.
+#[derive(Clone)]
+struct S(Input);
+
+fn healthy_cluster(leader: Option<&str>) -> Cluster {
+    Cluster {
+        initialize: Some(SYSID.into()),
+        config: Some(Versioned {
+            value: json!({"ttl": 30}).as_object().unwrap().clone(),
+            version: Version(2),
+        }),
+        leader: leader.map(|l| LeaderKey {
+            name: l.into(),
+            version: Version(3),
+            lease: Some(7),
+        }),
+        members: vec![
+            member("node1", "primary", "running"),
+            member("node2", "replica", "running"),
+            member("node3", "replica", "running"),
+        ],
+        status: Some(Status {
+            optime: 1000,
+            ..Status::default()
+        }),
+        ..Cluster::default()
+    }
+}
+
+/// node1 is the leader with the lock, running as primary, lock renewed.
+fn leader() -> S {
+    S(Input {
+        now: 1_000_000,
+        config: HaConfig::default(),
+        me: Me {
+            name: "node1".into(),
+            nofailover: false,
+            failover_priority: 1,
+        },
+        dcs: DcsView::Reachable(healthy_cluster(Some("node1"))),
+        lock: LockRenewal::Renewed,
+        pg: PgView {
+            data: DataDir::Initialized {
+                sysid: SYSID.into(),
+            },
+            state: PgState::Running(Running {
+                primary: true,
+                timeline: 1,
+                wal_position: 1000,
+                following: None,
+            }),
+        },
+        task: None,
+        peers: Vec::new(),
+        memo: Memo::default(),
+    })
+}
+
+/// node1 is a replica of node2.
+fn replica() -> S {
+    leader()
+        .leader_key(Some("node2"))
+        .lock(LockRenewal::NotHeld)
+        .running_replica(1, 1000)
+}
+
+/// No leader key; node1 runs as a replica; peers node2 and node3 answer behind it.
+fn no_leader() -> S {
+    replica()
+        .leader_key(None)
+        .peer("node2", 900, false)
+        .peer("node3", 800, false)
+}
+
+impl S {
+    fn cluster(mut self, f: impl FnOnce(&mut Cluster)) -> S {
+        if let DcsView::Reachable(c) = &mut self.0.dcs {
+            f(c);
+        }
+        self
+    }
+    fn leader_key(self, name: Option<&str>) -> S {
+        self.cluster(|c| {
+            c.leader = name.map(|l| LeaderKey {
+                name: l.into(),
+                version: Version(3),
+                lease: Some(7),
+            })
+        })
+    }
+    fn lock(mut self, lock: LockRenewal) -> S {
+        self.0.lock = lock;
+        self
+    }
+    fn running_primary(mut self, timeline: u64, wal: u64) -> S {
+        self.0.pg.state = PgState::Running(Running {
+            primary: true,
+            timeline,
+            wal_position: wal,
+            following: None,
+        });
+        self
+    }
+    fn running_replica(mut self, timeline: u64, wal: u64) -> S {
+        self.0.pg.state = PgState::Running(Running {
+            primary: false,
+            timeline,
+            wal_position: wal,
+            following: None,
+        });
+        self
+    }
+    fn stopped(mut self, was_primary: bool) -> S {
+        self.0.pg.state = PgState::Stopped { was_primary };
+        self
+    }
+    fn starting(mut self, since: u64) -> S {
+        self.0.pg.state = PgState::Starting { since };
+        self
+    }
+    fn data(mut self, data: DataDir) -> S {
+        self.0.pg.data = data;
+        self
+    }
+    fn unreachable(mut self) -> S {
+        self.0.dcs = DcsView::Unreachable;
+        self
+    }
+    fn task(mut self, kind: TaskKind, outcome: TaskOutcome) -> S {
+        self.0.task = Some(Task {
+            kind,
+            outcome,
+            started: 0,
+        });
+        self
+    }
+    fn peer(mut self, name: &str, wal: u64, primary: bool) -> S {
+        self.0.peers.push(PeerReport {
+            name: name.into(),
+            reachable: true,
+            primary,
+            wal_position: wal,
+            timeline: 1,
+            nofailover: false,
+            failover_priority: 1,
+        });
+        self
+    }
+    fn peer_with(mut self, name: &str, f: impl FnOnce(&mut PeerReport)) -> S {
+        if let Some(p) = self.0.peers.iter_mut().find(|p| p.name == name) {
+            f(p);
+        }
+        self
+    }
+    fn nofailover(mut self) -> S {
+        self.0.me.nofailover = true;
+        self
+    }
+    fn priority(mut self, p: i64) -> S {
+        self.0.me.failover_priority = p;
+        self
+    }
+    fn config(mut self, f: impl FnOnce(&mut HaConfig)) -> S {
+        f(&mut self.0.config);
+        self
+    }
+    fn paused(self) -> S {
+        self.config(|c| c.paused = true)
+    }
+    fn empty_cluster(self) -> S {
+        self.cluster(|c| *c = Cluster::default())
+    }
+    fn member_tags(self, name: &str, tags: serde_json::Value) -> S {
+        self.cluster(|c| {
+            if let Some(m) = c.members.iter_mut().find(|m| m.name == name) {
+                m.data.tags = tags.as_object().cloned();
+            }
+        })
+    }
+    fn only_me(self) -> S {
+        self.cluster(|c| c.members.retain(|m| m.name == "node1"))
+    }
+}
+
+struct Row {
+    name: &'static str,
+    input: S,
+    actions: Vec<Action>,
+    log: &'static str,
+    on_failure: Option<&'static str>,
+}
+
+fn row(name: &'static str, input: S, actions: Vec<Action>, log: &'static str) -> Row {
+    Row {
+        name,
+        input,
+        actions,
+        log,
+        on_failure: None,
+    }
+}
+
+fn row_or(
+    name: &'static str,
+    input: S,
+    actions: Vec<Action>,
+    log: &'static str,
+    on_failure: &'static str,
+) -> Row {
+    Row {
+        name,
+        input,
+        actions,
+        log,
+        on_failure: Some(on_failure),
+    }
+}
+
+use Action::*;
+
+fn rows() -> Vec<Row> {
+    let init_race = vec![
+        Initialize {
+            create_new: true,
+            sysid: String::new(),
+        },
+        Bootstrap,
+    ];
+    let acquire_promote = vec![AcquireLock, Promote];
+    let lost_race = "following new leader after trying and failing to obtain lock";
+    vec![
+        // §e.2 cycle order: the DCS, the long action, the data directory, the system identifier.
+        row(
+            "e2: leader with the lock, nothing to do",
+            leader(),
+            vec![],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e2: paused leader gets the PAUSE prefix",
+            leader().paused(),
+            vec![],
+            "PAUSE: no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e2: sysid differs from initialize",
+            leader().data(DataDir::Initialized {
+                sysid: "123".into(),
+            }),
+            vec![Exit {
+                code: 1,
+                message: format!(
+                    "system ID mismatch, node node1 belongs to a different cluster: {SYSID} != 123"
+                ),
+            }],
+            "system ID mismatch, node node1 belongs to a different cluster: 7711416411379105180 != 123",
+        ),
+        row(
+            "e2: invalid data directory",
+            replica().data(DataDir::Invalid),
+            vec![],
+            "data dir for the cluster is not empty, but system ID is invalid; consider doing reinitialize",
+        ),
+        row(
+            "e2: no initialize key, no leader, running replica: abort",
+            no_leader().cluster(|c| c.initialize = None),
+            vec![Exit {
+                code: 1,
+                message:
+                    "No initialize key in DCS and PostgreSQL is running as replica, aborting start"
+                        .into(),
+            }],
+            "No initialize key in DCS and PostgreSQL is running as replica, aborting start",
+        ),
+        row_or(
+            "e2: no initialize key, no leader, standalone primary adopts the cluster",
+            leader()
+                .leader_key(None)
+                .lock(LockRenewal::NotHeld)
+                .cluster(|c| c.initialize = None),
+            vec![
+                Initialize {
+                    create_new: true,
+                    sysid: SYSID.into(),
+                },
+                AcquireLock,
+            ],
+            "acquired session lock as a leader",
+            lost_race,
+        ),
+        row(
+            "e2: holding the lock with initialize empty writes the sysid",
+            leader().cluster(|c| c.initialize = Some(String::new())),
+            vec![Initialize {
+                create_new: false,
+                sysid: SYSID.into(),
+            }],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e2: holding the lock without config writes it",
+            leader().cluster(|c| c.config = None),
+            vec![WriteConfig],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e2: initialize empty but not holding the lock: nothing to fix",
+            replica().cluster(|c| c.initialize = Some(String::new())),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        // §e.2 step 5: long actions.
+        row(
+            "e2.5: bootstrap running, not yet leader",
+            S(leader().0)
+                .leader_key(None)
+                .lock(LockRenewal::NotHeld)
+                .task(TaskKind::Bootstrap, TaskOutcome::Running),
+            vec![],
+            "initialize a new cluster in progress",
+        ),
+        row(
+            "e2.5: clone running",
+            replica().task(
+                TaskKind::Clone {
+                    from: "node2".into(),
+                },
+                TaskOutcome::Running,
+            ),
+            vec![],
+            "bootstrap from 'node2' in progress",
+        ),
+        row(
+            "e2.5: leader keeps the lock during a long action",
+            leader().task(TaskKind::StartPrimary, TaskOutcome::Running),
+            vec![],
+            "updated leader lock during starting primary after failure",
+        ),
+        row(
+            "e2.5: leader loses the lock during promote",
+            leader()
+                .lock(LockRenewal::Failed)
+                .running_replica(1, 1000)
+                .task(TaskKind::Promote, TaskOutcome::Running),
+            vec![Demote(DemoteMode::ImmediateNoLock)],
+            "lost leader before promote",
+        ),
+        row(
+            "e2.5: primary loses the lock during a long action",
+            leader()
+                .lock(LockRenewal::Failed)
+                .task(TaskKind::StartPrimary, TaskOutcome::Running),
+            vec![Demote(DemoteMode::ImmediateNoLock)],
+            "lost leader lock during starting primary after failure",
+        ),
+        row(
+            "e2.5: replica holder loses the lock during a long action",
+            leader()
+                .lock(LockRenewal::Failed)
+                .running_replica(1, 1000)
+                .task(TaskKind::StartReplica, TaskOutcome::Running),
+            vec![],
+            "lost leader lock during start as a secondary",
+        ),
+        row_or(
+            "e2.7: bootstrap finished: initialize, config, lock",
+            leader()
+                .leader_key(None)
+                .lock(LockRenewal::NotHeld)
+                .cluster(|c| {
+                    c.initialize = Some(String::new());
+                    c.config = None
+                })
+                .task(TaskKind::Bootstrap, TaskOutcome::Succeeded),
+            vec![
+                Initialize {
+                    create_new: false,
+                    sysid: SYSID.into(),
+                },
+                WriteConfig,
+                AcquireLock,
+            ],
+            "initialized a new cluster",
+            "failed to take the leader lock after bootstrap",
+        ),
+        row(
+            "e2.7: bootstrap failed: cancel initialize",
+            leader()
+                .leader_key(None)
+                .lock(LockRenewal::NotHeld)
+                .data(DataDir::Empty)
+                .stopped(false)
+                .task(TaskKind::Bootstrap, TaskOutcome::Failed),
+            vec![CancelInitialize],
+            "removing initialize key after failed attempt to bootstrap the cluster",
+        ),
+        row(
+            "e2.7: a failed clone is reported, retried next cycle",
+            replica().data(DataDir::Empty).stopped(false).task(
+                TaskKind::Clone {
+                    from: "node2".into(),
+                },
+                TaskOutcome::Failed,
+            ),
+            vec![],
+            "bootstrap from 'node2' failed",
+        ),
+        row(
+            "e2.7: a finished promote writes history",
+            leader().task(TaskKind::Promote, TaskOutcome::Succeeded),
+            vec![UpdateHistory],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e2.7: a finished replica start continues normally",
+            replica().task(TaskKind::StartReplica, TaskOutcome::Succeeded),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        // §e.3 bootstrap.
+        row_or(
+            "e3: empty cluster, empty data dir: race for initialize",
+            replica()
+                .empty_cluster()
+                .data(DataDir::Empty)
+                .stopped(false),
+            init_race.clone(),
+            "trying to bootstrap a new cluster",
+            "failed to acquire initialize lock",
+        ),
+        row(
+            "e3: nofailover never initializes",
+            replica()
+                .empty_cluster()
+                .data(DataDir::Empty)
+                .stopped(false)
+                .nofailover(),
+            vec![],
+            "waiting for leader to bootstrap",
+        ),
+        row(
+            "e3: no bootstrap section never initializes",
+            replica()
+                .empty_cluster()
+                .data(DataDir::Empty)
+                .stopped(false)
+                .config(|c| c.can_bootstrap = false),
+            vec![],
+            "waiting for leader to bootstrap",
+        ),
+        row(
+            "e3: initialize taken, no leader yet: wait",
+            replica()
+                .leader_key(None)
+                .data(DataDir::Empty)
+                .stopped(false)
+                .cluster(|c| c.initialize = Some(String::new())),
+            vec![],
+            "waiting for leader to bootstrap",
+        ),
+        row(
+            "e3: leader exists: clone from it",
+            replica().data(DataDir::Empty).stopped(false),
+            vec![Clone {
+                from: "node2".into(),
+            }],
+            "trying to bootstrap from leader 'node2'",
+        ),
+        row(
+            "e3: a running clonefrom replica is preferred",
+            replica()
+                .data(DataDir::Empty)
+                .stopped(false)
+                .member_tags("node3", json!({"clonefrom": true})),
+            vec![Clone {
+                from: "node3".into(),
+            }],
+            "trying to bootstrap from replica 'node3'",
+        ),
+        row(
+            "e3: a stopped clonefrom replica is not used",
+            replica()
+                .data(DataDir::Empty)
+                .stopped(false)
+                .member_tags("node3", json!({"clonefrom": true}))
+                .cluster(|c| c.members[2].data.state = "stopped".into()),
+            vec![Clone {
+                from: "node2".into(),
+            }],
+            "trying to bootstrap from leader 'node2'",
+        ),
+        row(
+            "e3/e2.8: leader with an empty data dir releases the lock",
+            leader().data(DataDir::Empty).stopped(false),
+            vec![ReleaseLock],
+            "released leader key voluntarily as data dir empty and currently leader",
+        ),
+        // §e.4 the leader race.
+        row_or(
+            "e4: healthiest replica races and promotes",
+            no_leader().running_replica(1, 1000),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row_or(
+            "e4: equal WAL and equal priority: everyone races, the lock decides",
+            no_leader().peer_with("node2", |p| p.wal_position = 1000),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row(
+            "e4: a peer ahead in WAL wins",
+            no_leader().peer_with("node2", |p| p.wal_position = 1001),
+            vec![],
+            "following a different leader because i am not the healthiest node (Wal position of node2 is ahead of my wal position)",
+        ),
+        row(
+            "e4: equal WAL, peer has higher failover_priority",
+            no_leader().peer_with("node2", |p| {
+                p.wal_position = 1000;
+                p.failover_priority = 5
+            }),
+            vec![],
+            "following a different leader because i am not the healthiest node (node2 has equally tolerable WAL position and priority 5, while this node has priority 1)",
+        ),
+        row_or(
+            "e4: equal WAL, my priority is higher",
+            no_leader()
+                .priority(5)
+                .peer_with("node2", |p| p.wal_position = 1000),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row_or(
+            "e4: an unreachable peer ahead does not count",
+            no_leader().peer_with("node2", |p| {
+                p.wal_position = 5000;
+                p.reachable = false
+            }),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row_or(
+            "e4: a nofailover peer ahead does not count",
+            no_leader().peer_with("node2", |p| {
+                p.wal_position = 5000;
+                p.nofailover = true
+            }),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row(
+            "e4: a peer still running as primary",
+            no_leader().peer_with("node3", |p| p.primary = true),
+            vec![],
+            "following a different leader because i am not the healthiest node (Primary (node3) is still alive)",
+        ),
+        row(
+            "e4: lag beyond maximum_lag_on_failover",
+            no_leader().running_replica(1, 10).cluster(|c| {
+                c.status = Some(Status {
+                    optime: 2_000_000,
+                    ..Status::default()
+                })
+            }),
+            vec![],
+            "following a different leader because i am not the healthiest node (My wal position exceeds maximum replication lag)",
+        ),
+        row_or(
+            "e4: lag exactly at maximum_lag_on_failover is fine",
+            no_leader().running_replica(1, 1000).cluster(|c| {
+                c.status = Some(Status {
+                    optime: 1000 + 1_048_576,
+                    ..Status::default()
+                })
+            }),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row(
+            "e4: nofailover never races",
+            no_leader().nofailover(),
+            vec![],
+            "following a different leader because I am not allowed to promote",
+        ),
+        row(
+            "e4: check_timeline rejects an old timeline",
+            no_leader()
+                .config(|c| c.check_timeline = true)
+                .cluster(|c| {
+                    c.history = Some(Versioned {
+                        value: History(vec![entry(1), entry(2)]),
+                        version: Version(9),
+                    })
+                }),
+            vec![],
+            "following a different leader because i am not the healthiest node (my timeline 1 is behind the cluster timeline 3)",
+        ),
+        row_or(
+            "e4: without check_timeline the timeline is not compared",
+            no_leader().cluster(|c| {
+                c.history = Some(Versioned {
+                    value: History(vec![entry(1), entry(2)]),
+                    version: Version(9),
+                })
+            }),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row_or(
+            "e4: a running primary without leader key takes the lock without promoting",
+            no_leader().running_primary(1, 1000),
+            vec![AcquireLock],
+            "acquired session lock as a leader",
+            lost_race,
+        ),
+        row(
+            "e4: a primary behind the cluster timeline demotes",
+            no_leader().running_primary(1, 1000).cluster(|c| {
+                c.history = Some(Versioned {
+                    value: History(vec![entry(1)]),
+                    version: Version(9),
+                })
+            }),
+            vec![Demote(DemoteMode::Immediate)],
+            "demoting self because i am not the healthiest node (my timeline 1 is behind the cluster timeline 2)",
+        ),
+        row(
+            "e4: a nofailover primary demotes",
+            no_leader().running_primary(1, 1000).nofailover(),
+            vec![Demote(DemoteMode::Immediate)],
+            "demoting self because i am not the healthiest node (I am not allowed to promote)",
+        ),
+        row(
+            "e4: a pending manual failover to a live candidate",
+            no_leader().cluster(|c| {
+                c.failover = Some(Versioned {
+                    value: Failover {
+                        member: Some("node3".into()),
+                        ..Failover::default()
+                    },
+                    version: Version(4),
+                })
+            }),
+            vec![],
+            "following a different leader because i am not the healthiest node (manual failover to node3 is pending)",
+        ),
+        row_or(
+            "e4: the manual failover candidate is me",
+            no_leader().cluster(|c| {
+                c.failover = Some(Versioned {
+                    value: Failover {
+                        member: Some("node1".into()),
+                        ..Failover::default()
+                    },
+                    version: Version(4),
+                })
+            }),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row_or(
+            "e4: the manual failover candidate is unreachable: normal race",
+            no_leader()
+                .peer_with("node3", |p| p.reachable = false)
+                .cluster(|c| {
+                    c.failover = Some(Versioned {
+                        value: Failover {
+                            member: Some("node3".into()),
+                            ..Failover::default()
+                        },
+                        version: Version(4),
+                    })
+                }),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row_or(
+            "e4: alone in the cluster",
+            replica().leader_key(None).only_me(),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        // §e.5 a leader exists.
+        row(
+            "e5: holder running as replica promotes",
+            leader().running_replica(1, 1000),
+            vec![Promote],
+            "promoted self to leader because I had the session lock",
+        ),
+        row(
+            "e5: lock renewal failed: demote before the lease expires",
+            leader().lock(LockRenewal::Failed),
+            vec![Demote(DemoteMode::ImmediateNoLock)],
+            "demoted self because failed to update leader lock in DCS",
+        ),
+        row(
+            "e5: lock renewal failed while paused: keep running",
+            leader().lock(LockRenewal::Failed).paused(),
+            vec![],
+            "PAUSE: continue to run as primary after failing to update leader lock in DCS",
+        ),
+        row(
+            "e5: lock renewal failed on a replica holder: no promotion",
+            leader().lock(LockRenewal::Failed).running_replica(1, 1000),
+            vec![],
+            "not promoting because failed to update leader lock in DCS",
+        ),
+        row(
+            "e5: a lock named ours but not renewed is not trusted",
+            leader().lock(LockRenewal::NotHeld),
+            vec![Demote(DemoteMode::ImmediateNoLock)],
+            "demoted self because failed to update leader lock in DCS",
+        ),
+        row(
+            "e5: paused holder not running as primary releases the lock",
+            leader().running_replica(1, 1000).paused(),
+            vec![ReleaseLock],
+            "PAUSE: removed leader lock because postgres is not running as primary",
+        ),
+        row(
+            "e5: replica follows the leader",
+            replica(),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        row(
+            "e5: primary without the lock demotes at once",
+            replica().running_primary(1, 1000),
+            vec![Demote(DemoteMode::ImmediateNoLock)],
+            "demoting self because I do not have the lock and I was a leader",
+        ),
+        row(
+            "e5: paused primary without the lock keeps running",
+            replica().running_primary(1, 1000).paused(),
+            vec![],
+            "PAUSE: continue to run as primary without the lock, because paused (leader is node2)",
+        ),
+        row(
+            "e5: nofailover replica still follows",
+            replica().nofailover(),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        // §e.6 PostgreSQL not running.
+        row(
+            "e6: holder whose primary crashed restarts it as primary",
+            leader().stopped(true),
+            vec![StartPrimary],
+            "starting primary after failure",
+        ),
+        row(
+            "e6: holder that was a replica starts read-only",
+            leader().stopped(false),
+            vec![StartReplica { leader: None }],
+            "starting as readonly because i had the session lock",
+        ),
+        row(
+            "e6: primary_start_timeout 0 with a failover target releases the lock",
+            leader()
+                .stopped(true)
+                .config(|c| c.primary_start_timeout = 0),
+            vec![ReleaseLock],
+            "stopped PostgreSQL to fail over after a crash",
+        ),
+        row(
+            "e6: primary_start_timeout 0 but nobody to fail over to: restart",
+            leader()
+                .stopped(true)
+                .config(|c| c.primary_start_timeout = 0)
+                .only_me(),
+            vec![StartPrimary],
+            "starting primary after failure",
+        ),
+        row(
+            "e6: holder whose renewal failed starts as a secondary",
+            leader().stopped(true).lock(LockRenewal::Failed),
+            vec![StartReplica { leader: None }],
+            "starting as a secondary",
+        ),
+        row(
+            "e6: crashed replica restarts following the leader",
+            replica().stopped(false),
+            vec![StartReplica {
+                leader: Some("node2".into()),
+            }],
+            "starting as a secondary",
+        ),
+        row(
+            "e6: former primary comes back and follows the new leader",
+            replica().stopped(true),
+            vec![StartReplica {
+                leader: Some("node2".into()),
+            }],
+            "starting as a secondary",
+        ),
+        row(
+            "e6: stopped with no leader starts as a replica first",
+            no_leader().stopped(false),
+            vec![StartReplica { leader: None }],
+            "starting as a secondary",
+        ),
+        row(
+            "e6: paused and not running: nothing",
+            replica().stopped(false).paused(),
+            vec![],
+            "PAUSE: postgres is not running",
+        ),
+        row(
+            "e6: paused holder not running releases the lock",
+            leader().stopped(true).paused(),
+            vec![ReleaseLock],
+            "PAUSE: removed leader lock because postgres is not running",
+        ),
+        row(
+            "e2.6: primary still starting within primary_start_timeout",
+            leader().starting(1_000_000 - 100_000),
+            vec![],
+            "PostgreSQL is still starting up, 200 seconds until timeout",
+        ),
+        row(
+            "e2.6: primary start timed out with a failover target",
+            leader().starting(1_000_000 - 300_000),
+            vec![StopImmediate, ReleaseLock],
+            "stopped PostgreSQL because of startup timeout",
+        ),
+        row(
+            "e2.6: primary start timed out, nobody else: keep waiting",
+            leader().starting(1_000_000 - 400_000).only_me(),
+            vec![],
+            "PostgreSQL is still starting up, 0 seconds until timeout",
+        ),
+        row(
+            "e2.6: replica still starting",
+            replica().starting(1_000_000 - 1000),
+            vec![],
+            "postgres is starting as a secondary",
+        ),
+        // §e.9 the DCS is unreachable.
+        row(
+            "e9: primary with an unreachable DCS demotes offline",
+            leader().unreachable(),
+            vec![Demote(DemoteMode::Offline)],
+            "demoted self because DCS is not accessible and I was a leader",
+        ),
+        row(
+            "e9: replica with an unreachable DCS keeps streaming",
+            replica().unreachable(),
+            vec![],
+            "DCS is not accessible",
+        ),
+        row(
+            "e9: paused primary with an unreachable DCS keeps running",
+            leader().unreachable().paused(),
+            vec![],
+            "PAUSE: continue to run as primary because paused and DCS is not accessible",
+        ),
+        row(
+            "e9: stopped node with an unreachable DCS waits",
+            replica().stopped(false).unreachable(),
+            vec![],
+            "DCS is not accessible",
+        ),
+    ]
+}
+
+fn entry(timeline: u64) -> HistoryEntry {
+    HistoryEntry {
+        timeline,
+        lsn: 100 * timeline,
+        reason: "no recovery target specified".into(),
+        timestamp: None,
+        new_leader: None,
+    }
+}
+
+#[test]
+fn every_row_decides_as_patroni() {
+    let rows = rows();
+    assert!(rows.len() >= 60, "only {} rows", rows.len());
+    let mut failures = Vec::new();
+    for r in &rows {
+        let d = decide(&r.input.0);
+        if d.actions != r.actions || d.log != r.log || d.on_failure.as_deref() != r.on_failure {
+            failures.push(format!(
+                "{}\n  expected {:?} / {:?} / {:?}\n  got      {:?} / {:?} / {:?}",
+                r.name, r.actions, r.log, r.on_failure, d.actions, d.log, d.on_failure
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn row_names_are_unique() {
+    let rows = rows();
+    let mut names: Vec<&str> = rows.iter().map(|r| r.name).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), rows.len());
+}
