@@ -1,5 +1,8 @@
-//! ferroni-pg owns everything that touches PostgreSQL. Today: the pure parts —
+//! ferroni-pg owns everything that touches PostgreSQL.
 //!
+//! - [`local`]: the server beside the agent — data directory, managed files, postmaster control,
+//!   initdb, basebackup, promotion, slots, and the observations the HA loop needs.
+//! - [`sql`]: every SQL statement.
 //! - [`params`]: the server parameters (protected ones on the command line, validated; unknown
 //!   ones removed with Patroni's warning).
 //! - [`conf`]: the managed `postgresql.conf`, `pg_hba.conf`, `pg_ident.conf` and the recovery
@@ -9,11 +12,13 @@
 //! - [`slots`]: replication slot names from member names.
 //! - [`controldata`]: the `pg_controldata` parser.
 //!
-//! Still to come (issue #4): the `Postgres` trait, postmaster control, SQL, basebackup, rewind.
+//! Still to come: pg_rewind, custom replica creation methods, callbacks.
 
 pub mod conf;
 pub mod conninfo;
 pub mod controldata;
+pub mod local;
 pub mod params;
 pub mod pgpass;
 pub mod slots;
+pub mod sql;

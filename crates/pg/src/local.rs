@@ -1,0 +1,629 @@
+//! The PostgreSQL server beside this agent: its data directory, its files, its postmaster, and a
+//! connection to ask it questions.
+
+use crate::conf::{ConfFile, recovery_parameters, render_lines, render_postgresql_conf};
+use crate::conninfo::format_dsn;
+use crate::controldata::ControlData;
+use crate::params::{Identity, KnownGucs, ServerParameters, server_parameters};
+use crate::{pgpass, sql};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::process::Command;
+use tokio::time::Instant;
+
+/// Why an operation on the local server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error("{what}: {reason}")]
+    Io { what: String, reason: String },
+    #[error("{program} failed: {reason}")]
+    Program { program: String, reason: String },
+    #[error("PostgreSQL: {0}")]
+    Sql(String),
+    #[error("{0}")]
+    Timeout(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PgError {
+    let what = what.into();
+    move |e| PgError::Io {
+        what,
+        reason: e.to_string(),
+    }
+}
+
+/// A database user and its password.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    pub username: String,
+    pub password: Option<String>,
+}
+
+/// Everything the local server needs from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct PgSettings {
+    pub name: String,
+    pub scope: String,
+    pub data_dir: PathBuf,
+    pub bin_dir: PathBuf,
+    /// `postgresql.listen`: `host[,host…]:port`.
+    pub listen: String,
+    pub pgpass: PathBuf,
+    pub superuser: Credentials,
+    pub replication: Credentials,
+    pub rewind: Option<Credentials>,
+    /// `postgresql.pg_hba`: the whole file, when given.
+    pub pg_hba: Option<Vec<String>>,
+    /// `bootstrap.pg_hba`: lines appended after initdb (legacy).
+    pub bootstrap_pg_hba: Vec<String>,
+    pub pg_ident: Option<Vec<String>>,
+    /// `postgresql.parameters`.
+    pub local_parameters: Map<String, Value>,
+    /// `bootstrap.initdb`, as command-line options.
+    pub initdb_options: Vec<String>,
+    /// `postgresql.basebackup`, as command-line options.
+    pub basebackup_options: Vec<String>,
+    pub post_bootstrap: Option<String>,
+    pub recovery_conf: BTreeMap<String, String>,
+}
+
+/// What a running server reports.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Observation {
+    pub in_recovery: bool,
+    pub timeline: u64,
+    /// Primary: flush LSN; replica: max(receive, replay).
+    pub wal_position: u64,
+    pub receive_lsn: Option<u64>,
+    pub replay_lsn: Option<u64>,
+    pub slots: Vec<String>,
+}
+
+/// The state of the data directory.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataDirState {
+    Empty,
+    Initialized(ControlData),
+    Invalid,
+}
+
+/// How to stop the postmaster (the signal PostgreSQL gives each meaning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    Smart,
+    Fast,
+    Immediate,
+}
+
+/// Where the upstream of a replica is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub host: String,
+    pub port: u16,
+}
+
+/// The local PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct LocalPostgres {
+    pub settings: PgSettings,
+    known: KnownGucs,
+    major_version: u32,
+}
+
+impl LocalPostgres {
+    /// Asks the binaries for their version and the parameters they know.
+    pub async fn new(settings: PgSettings) -> Result<LocalPostgres, PgError> {
+        let postgres = settings.bin_dir.join("postgres");
+        let describe = run(
+            Command::new(&postgres).arg("--describe-config"),
+            "postgres --describe-config",
+        )
+        .await?;
+        let version = run(
+            Command::new(&postgres).arg("--version"),
+            "postgres --version",
+        )
+        .await?;
+        // `postgres (PostgreSQL) 15.18 (Debian …)` → 150000
+        let major: u32 = version
+            .split_whitespace()
+            .nth(2)
+            .and_then(|v| v.split('.').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(15);
+        Ok(LocalPostgres {
+            settings,
+            known: KnownGucs::from_describe_config(&describe),
+            major_version: major * 10000,
+        })
+    }
+
+    fn data(&self) -> &Path {
+        &self.settings.data_dir
+    }
+
+    /// Empty (or missing), initialized (with its control data), or neither.
+    pub async fn data_dir_state(&self) -> DataDirState {
+        let empty = match std::fs::read_dir(self.data()) {
+            Err(_) => true,
+            Ok(mut entries) => entries.next().is_none(),
+        };
+        if empty {
+            return DataDirState::Empty;
+        }
+        if !self.data().join("global/pg_control").exists() {
+            return DataDirState::Invalid;
+        }
+        match self.controldata().await {
+            Some(c) => DataDirState::Initialized(c),
+            None => DataDirState::Invalid,
+        }
+    }
+
+    /// `pg_controldata` of the data directory.
+    pub async fn controldata(&self) -> Option<ControlData> {
+        let mut cmd = Command::new(self.settings.bin_dir.join("pg_controldata"));
+        cmd.arg(self.data()).env("LANG", "C").env("LC_ALL", "C");
+        let out = run(&mut cmd, "pg_controldata").await.ok()?;
+        ControlData::parse(&out)
+    }
+
+    /// The postmaster's PID, when `postmaster.pid` names a live process.
+    pub fn postmaster_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.data().join("postmaster.pid")).ok()?;
+        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+        kill(Pid::from_raw(pid), None).is_ok().then_some(pid)
+    }
+
+    /// Runs initdb with the superuser's name and password and the `bootstrap.initdb` options.
+    pub async fn initdb(&self) -> Result<(), PgError> {
+        std::fs::create_dir_all(self.data())
+            .map_err(io(format!("cannot create {}", self.data().display())))?;
+        std::fs::set_permissions(self.data(), std::fs::Permissions::from_mode(0o700))
+            .map_err(io("cannot chmod the data directory"))?;
+        let mut cmd = Command::new(self.settings.bin_dir.join("initdb"));
+        cmd.arg("-D")
+            .arg(self.data())
+            .args(&self.settings.initdb_options);
+        cmd.arg(format!("--username={}", self.settings.superuser.username));
+        let pwfile = self.data().with_extension("pwfile");
+        if let Some(password) = &self.settings.superuser.password {
+            write_private(&pwfile, password)?;
+            cmd.arg(format!("--pwfile={}", pwfile.display()));
+        }
+        let result = run_inherit(&mut cmd, "initdb").await;
+        let _ = std::fs::remove_file(&pwfile);
+        result?;
+        // The legacy `bootstrap.pg_hba` lines go after initdb's own, when no whole file is set.
+        if self.settings.pg_hba.is_none() && !self.settings.bootstrap_pg_hba.is_empty() {
+            let hba = self.data().join("pg_hba.conf");
+            let mut text = std::fs::read_to_string(&hba).map_err(io("cannot read pg_hba.conf"))?;
+            for line in &self.settings.bootstrap_pg_hba {
+                text.push_str(line);
+                text.push('\n');
+            }
+            std::fs::write(&hba, text).map_err(io("cannot write pg_hba.conf"))?;
+        }
+        Ok(())
+    }
+
+    /// Computes the server parameters for `dynamic` (the cluster's `postgresql.parameters`).
+    pub fn parameters(&self, dynamic: &Map<String, Value>) -> ServerParameters {
+        let identity = Identity {
+            scope: &self.settings.scope,
+            listen: &self.settings.listen,
+            major_version: self.major_version,
+        };
+        server_parameters(
+            dynamic,
+            &self.settings.local_parameters,
+            &identity,
+            Some(&self.known),
+        )
+    }
+
+    /// Writes the managed files: `postgresql.conf` (moving the original aside to
+    /// `postgresql.base.conf` the first time), `pg_hba.conf`, `pg_ident.conf`, the recovery
+    /// settings and `standby.signal` for a replica, and the pgpass file.
+    pub fn configure(
+        &self,
+        params: &ServerParameters,
+        upstream: Option<&Upstream>,
+    ) -> Result<(), PgError> {
+        let data = self.data();
+        let conf = data.join("postgresql.conf");
+        let base = data.join("postgresql.base.conf");
+        if !base.exists() && conf.exists() {
+            std::fs::rename(&conf, &base)
+                .map_err(io("cannot move postgresql.conf to postgresql.base.conf"))?;
+        } else if !base.exists() {
+            write_private(&base, "")?;
+        }
+        self.write_pgpass(upstream)?;
+        let recovery = upstream.map(|u| {
+            let conninfo = format_dsn(&[
+                ("dbname", "postgres".into()),
+                ("user", self.settings.replication.username.clone()),
+                ("passfile", self.settings.pgpass.display().to_string()),
+                ("host", u.host.clone()),
+                ("port", u.port.to_string()),
+                ("sslmode", "prefer".into()),
+                ("application_name", self.settings.name.clone()),
+                ("gssencmode", "prefer".into()),
+                ("channel_binding", "prefer".into()),
+            ]);
+            let slot = crate::slots::slot_name_from_member_name(&self.settings.name);
+            recovery_parameters(Some(&conninfo), Some(&slot), &self.settings.recovery_conf)
+        });
+        let hba_file = data.join("pg_hba.conf").display().to_string();
+        let ident_file = data.join("pg_ident.conf").display().to_string();
+        let text = render_postgresql_conf(&ConfFile {
+            include: "postgresql.base.conf",
+            parameters: &params.conf,
+            hba_file: &hba_file,
+            ident_file: &ident_file,
+            recovery: recovery.as_ref(),
+        });
+        write_private(&conf, &text)?;
+        if let Some(lines) = &self.settings.pg_hba {
+            write_private(&data.join("pg_hba.conf"), &render_lines(lines))?;
+        }
+        if let Some(lines) = &self.settings.pg_ident {
+            write_private(&data.join("pg_ident.conf"), &render_lines(lines))?;
+        }
+        let signal = data.join("standby.signal");
+        if upstream.is_some() || recovery.is_some() {
+            write_private(&signal, "")?;
+        } else if signal.exists() {
+            std::fs::remove_file(&signal).map_err(io("cannot remove standby.signal"))?;
+        }
+        Ok(())
+    }
+
+    /// The pgpass file: the upstream (replication user) and the local server (superuser).
+    fn write_pgpass(&self, upstream: Option<&Upstream>) -> Result<(), PgError> {
+        let mut lines = Vec::new();
+        if let (Some(u), Some(password)) = (upstream, &self.settings.replication.password) {
+            lines.push(pgpass::line(
+                &u.host,
+                u.port,
+                &self.settings.replication.username,
+                password,
+            ));
+        }
+        if let Some(password) = &self.settings.superuser.password {
+            let (host, port) = self.local_address();
+            lines.push(pgpass::line(
+                &host,
+                port,
+                &self.settings.superuser.username,
+                password,
+            ));
+        }
+        let mut text = lines.join("\n");
+        text.push('\n');
+        write_private(&self.settings.pgpass, &text)
+    }
+
+    /// Host and port to reach the local server over TCP.
+    pub fn local_address(&self) -> (String, u16) {
+        let (hosts, port) = self
+            .settings
+            .listen
+            .rsplit_once(':')
+            .unwrap_or((&self.settings.listen, "5432"));
+        let host = hosts.split(',').next().unwrap_or("").trim();
+        let host = match host {
+            "" | "*" | "0.0.0.0" => "127.0.0.1",
+            "::" => "::1",
+            other => other,
+        };
+        (host.to_string(), port.trim().parse().unwrap_or(5432))
+    }
+
+    /// Starts the postmaster with the protected parameters on its command line. Returns once it
+    /// accepts connections, or fails after `timeout`.
+    pub async fn start(&self, params: &ServerParameters, timeout: Duration) -> Result<(), PgError> {
+        let mut cmd = Command::new(self.settings.bin_dir.join("postgres"));
+        cmd.arg("-D")
+            .arg(self.data())
+            .arg(format!(
+                "--config-file={}",
+                self.data().join("postgresql.conf").display()
+            ))
+            .args(&params.cmdline)
+            .stdin(std::process::Stdio::null());
+        let mut child = cmd.spawn().map_err(io("cannot start postgres"))?;
+        // Reap the postmaster whenever it exits, so it never lingers as a zombie.
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        self.wait_ready(timeout).await
+    }
+
+    /// Waits until the server accepts connections.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), PgError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.connect().await.is_ok() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(PgError::Timeout(format!(
+                    "PostgreSQL did not accept connections within {timeout:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the postmaster and waits until it is gone.
+    pub async fn stop(&self, mode: StopMode, timeout: Duration) -> Result<(), PgError> {
+        let Some(pid) = self.postmaster_pid() else {
+            return Ok(());
+        };
+        let signal = match mode {
+            StopMode::Smart => Signal::SIGTERM,
+            StopMode::Fast => Signal::SIGINT,
+            StopMode::Immediate => Signal::SIGQUIT,
+        };
+        let _ = kill(Pid::from_raw(pid), signal);
+        let deadline = Instant::now() + timeout;
+        while kill(Pid::from_raw(pid), None).is_ok() {
+            if Instant::now() >= deadline {
+                return Err(PgError::Timeout(format!(
+                    "PostgreSQL (pid {pid}) did not stop within {timeout:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// A connection to the local server as the superuser.
+    pub async fn connect(&self) -> Result<tokio_postgres::Client, PgError> {
+        let (host, port) = self.local_address();
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&host)
+            .port(port)
+            .user(&self.settings.superuser.username)
+            .dbname("postgres")
+            .application_name(&format!("Patroni {}", self.settings.name))
+            .connect_timeout(Duration::from_secs(2));
+        if let Some(password) = &self.settings.superuser.password {
+            config.password(password);
+        }
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| PgError::Sql(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+
+    /// Role, timeline and WAL positions; `None` when the server does not answer.
+    pub async fn observe(&self) -> Option<Observation> {
+        let client = self.connect().await.ok()?;
+        let row = client.query_one(sql::OBSERVE, &[]).await.ok()?;
+        let int = |name: &str| {
+            row.try_get::<_, Option<i64>>(name)
+                .ok()
+                .flatten()
+                .map(|v| v.max(0) as u64)
+        };
+        let in_recovery: bool = row.try_get("in_recovery").ok()?;
+        let (receive, replay) = (int("receive_lsn"), int("replay_lsn"));
+        let timeline = if in_recovery {
+            int("receiver_timeline").or_else(|| int("checkpoint_timeline"))
+        } else {
+            int("primary_timeline")
+        }
+        .unwrap_or(0);
+        let wal_position = if in_recovery {
+            receive.unwrap_or(0).max(replay.unwrap_or(0))
+        } else {
+            int("flush_lsn").unwrap_or(0)
+        };
+        let slots = row
+            .try_get::<_, Option<String>>("slots")
+            .ok()
+            .flatten()
+            .map(|s| s.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
+        Some(Observation {
+            in_recovery,
+            timeline,
+            wal_position,
+            receive_lsn: receive,
+            replay_lsn: replay,
+            slots,
+        })
+    }
+
+    /// Promotes the local standby and waits until it is a primary.
+    pub async fn promote(&self) -> Result<(), PgError> {
+        let _ = std::fs::remove_file(self.data().join("standby.signal"));
+        let client = self.connect().await?;
+        client
+            .query_one(sql::PROMOTE, &[])
+            .await
+            .map_err(|e| PgError::Sql(e.to_string()))?;
+        Ok(())
+    }
+
+    /// After initdb: the superuser's password, the replication and rewind roles, then the
+    /// `post_bootstrap` script.
+    pub async fn post_bootstrap(&self) -> Result<(), PgError> {
+        let client = self.connect().await?;
+        for statement in sql::QUIET {
+            client
+                .batch_execute(statement)
+                .await
+                .map_err(|e| PgError::Sql(e.to_string()))?;
+        }
+        let role = |c: &Credentials, options: &str| {
+            let mut opts = format!("{options} LOGIN");
+            if let Some(p) = &c.password {
+                opts.push_str(&format!(" PASSWORD {}", sql::quote_literal(p)));
+            }
+            sql::create_or_update_role(
+                &sql::quote_literal(&c.username),
+                &sql::quote_ident(&c.username),
+                &opts,
+            )
+        };
+        let su = &self.settings.superuser;
+        let mut statements = vec![role(su, "SUPERUSER")];
+        statements.push(role(&self.settings.replication, "REPLICATION"));
+        if let Some(rewind) = self
+            .settings
+            .rewind
+            .as_ref()
+            .filter(|r| r.username != su.username)
+        {
+            statements.push(role(rewind, ""));
+            for f in sql::REWIND_FUNCTIONS {
+                statements.push(format!(
+                    "GRANT EXECUTE ON function pg_catalog.{f} TO {}",
+                    sql::quote_ident(&rewind.username)
+                ));
+            }
+        }
+        for statement in statements {
+            // The error text of a role statement could quote its password: keep only the code.
+            client.batch_execute(&statement).await.map_err(|e| {
+                PgError::Sql(format!(
+                    "role setup failed ({})",
+                    e.code().map_or("unknown", |c| c.code())
+                ))
+            })?;
+        }
+        if let Some(script) = &self.settings.post_bootstrap {
+            let (host, port) = self.local_address();
+            let url = format!(
+                "postgres://{}@{host}:{port}/postgres",
+                self.settings.superuser.username
+            );
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c")
+                .arg(format!("{script} \"$1\""))
+                .arg("post_bootstrap")
+                .arg(url);
+            cmd.env("PGPASSFILE", &self.settings.pgpass);
+            run_inherit(&mut cmd, "post_bootstrap").await?;
+        }
+        Ok(())
+    }
+
+    /// Creates this replica's data directory with pg_basebackup from `from`.
+    pub async fn basebackup(&self, from: &Upstream) -> Result<(), PgError> {
+        self.write_pgpass(Some(from))?;
+        std::fs::create_dir_all(self.data()).map_err(io("cannot create the data directory"))?;
+        std::fs::set_permissions(self.data(), std::fs::Permissions::from_mode(0o700))
+            .map_err(io("cannot chmod the data directory"))?;
+        let dsn = format_dsn(&[
+            ("dbname", "postgres".into()),
+            ("user", self.settings.replication.username.clone()),
+            ("host", from.host.clone()),
+            ("port", from.port.to_string()),
+            ("application_name", self.settings.name.clone()),
+        ]);
+        let mut cmd = Command::new(self.settings.bin_dir.join("pg_basebackup"));
+        cmd.arg("--pgdata")
+            .arg(self.data())
+            .args(["-X", "stream"])
+            .arg(format!("--dbname={dsn}"))
+            .args(&self.settings.basebackup_options)
+            .env("PGPASSFILE", &self.settings.pgpass);
+        let result = run_inherit(&mut cmd, "pg_basebackup").await;
+        if result.is_err() {
+            // A half-copied directory must not be mistaken for a replica next cycle.
+            clear_dir(self.data());
+        }
+        result
+    }
+
+    /// Makes the physical slots on this primary exactly `wanted` (other inactive physical slots
+    /// are dropped).
+    pub async fn sync_slots(&self, wanted: &[String], existing: &[String]) -> Result<(), PgError> {
+        let client = self.connect().await?;
+        for slot in wanted.iter().filter(|s| !existing.contains(s)) {
+            client
+                .execute(sql::CREATE_PHYSICAL_SLOT, &[slot])
+                .await
+                .map_err(|e| PgError::Sql(e.to_string()))?;
+        }
+        for slot in existing.iter().filter(|s| !wanted.contains(s)) {
+            client
+                .execute(sql::DROP_PHYSICAL_SLOT, &[slot])
+                .await
+                .map_err(|e| PgError::Sql(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Empties the data directory (after a failed bootstrap).
+    pub fn remove_data(&self) {
+        clear_dir(self.data());
+    }
+}
+
+fn clear_dir(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+        }
+    }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, text: &str) -> Result<(), PgError> {
+    std::fs::write(path, text).map_err(io(format!("cannot write {}", path.display())))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io(format!("cannot chmod {}", path.display())))
+}
+
+/// Runs a program and returns its stdout.
+async fn run(cmd: &mut Command, what: &str) -> Result<String, PgError> {
+    let out = cmd
+        .output()
+        .await
+        .map_err(io(format!("cannot run {what}")))?;
+    if !out.status.success() {
+        return Err(PgError::Program {
+            program: what.into(),
+            reason: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs a program whose output goes to the agent's own (as Patroni's logs show initdb's).
+async fn run_inherit(cmd: &mut Command, what: &str) -> Result<(), PgError> {
+    let status = cmd
+        .stdin(std::process::Stdio::null())
+        .status()
+        .await
+        .map_err(io(format!("cannot run {what}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(PgError::Program {
+            program: what.into(),
+            reason: status.to_string(),
+        })
+    }
+}
