@@ -18,5 +18,17 @@ pub fn decide(input: &Input) -> Decision {
             "demoted self because DCS is not accessible and I was a leader",
         );
     }
+    // A stopped server (a primary just demoted offline) comes back read-only, without a primary to
+    // stream from, until the DCS answers again.
+    if matches!(input.pg.state, crate::PgState::Stopped { .. })
+        && matches!(input.pg.data, crate::DataDir::Initialized { .. })
+        && !input.config.paused
+    {
+        return Decision::act(
+            &input.memo,
+            vec![Action::StartReplica { leader: None }],
+            "DCS is not accessible: starting as a secondary without a leader",
+        );
+    }
     Decision::log(&input.memo, "DCS is not accessible")
 }

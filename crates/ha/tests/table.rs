@@ -902,8 +902,14 @@ fn rows() -> Vec<Row> {
             "PAUSE: continue to run as primary because paused and DCS is not accessible",
         ),
         row(
-            "e9: stopped node with an unreachable DCS waits",
-            replica().stopped(false).unreachable(),
+            "e9: a stopped node with an unreachable DCS comes back read-only",
+            replica().stopped(true).unreachable(),
+            vec![StartReplica { leader: None }],
+            "DCS is not accessible: starting as a secondary without a leader",
+        ),
+        row(
+            "e9: an empty node with an unreachable DCS waits",
+            replica().stopped(false).data(DataDir::Empty).unreachable(),
             vec![],
             "DCS is not accessible",
         ),
