@@ -27,6 +27,9 @@ struct Args {
     /// Print the version and exit.
     #[arg(long)]
     version: bool,
+    /// Load and check the configuration, say what would be started, and exit (Ferroni only).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// Parses the command line and runs it.
@@ -52,7 +55,7 @@ fn dispatch(args: &Args) -> Result<ExitCode> {
     if args.validate_config {
         return validate(args.file.as_deref());
     }
-    start(args.file.as_deref())
+    start(args.file.as_deref(), args.dry_run)
 }
 
 fn generate_sample(file: Option<&Path>) -> Result<ExitCode> {
@@ -84,7 +87,7 @@ fn validate(file: Option<&Path>) -> Result<ExitCode> {
     }
 }
 
-fn start(file: Option<&Path>) -> Result<ExitCode> {
+fn start(file: Option<&Path>, dry_run: bool) -> Result<ExitCode> {
     let loaded = match load_from(file) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -125,6 +128,24 @@ fn start(file: Option<&Path>) -> Result<ExitCode> {
         d.loop_wait,
         d.retry_timeout,
     );
-    tracing::info!("the HA loop is not part of this build yet: nothing was started");
-    Ok(ExitCode::SUCCESS)
+    if dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let code = runtime.block_on(async move {
+        let agent = crate::runtime::Runtime::new(loaded).await?;
+        agent.run().await
+    });
+    match code {
+        Ok(0) => Ok(ExitCode::SUCCESS),
+        Ok(code) => Ok(ExitCode::from(u8::try_from(code).unwrap_or(1))),
+        Err(e) => {
+            tracing::error!("{e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }

@@ -77,7 +77,12 @@ where
         let mut message = Message::default();
         event.record(&mut message);
         let asctime = Local::now().format("%Y-%m-%d %H:%M:%S,%3f").to_string();
-        let level = level_name(event.metadata().level());
+        // Python's CRITICAL has no tracing level: it is an error logged with target "critical".
+        let level = if event.metadata().target() == "critical" {
+            "CRITICAL"
+        } else {
+            level_name(event.metadata().level())
+        };
         if self.json {
             let mut record = self.static_fields.clone();
             record.insert("asctime".into(), Value::String(asctime));

@@ -2,9 +2,17 @@
 //!
 //! - [`cli`]: the command line (Patroni's: `ferroni FILE`, `--validate-config`, …).
 //! - [`logging`]: log lines in Patroni's shape, to stderr or a rotated file.
+//! - [`runtime`]: the HA loop — gather, decide (`ferroni_ha::decide`), act, publish, wait.
+//! - [`tasks`]: long actions run beside the loop.
+//! - [`settings`]: what PostgreSQL and the decision need from the configuration.
+//! - [`member`]: the member key.
 
 mod cli;
 mod logging;
+mod member;
+mod runtime;
+mod settings;
+mod tasks;
 
 fn main() -> std::process::ExitCode {
     cli::run()

@@ -145,7 +145,7 @@ fn starting_says_what_it_would_start_and_logs_to_a_rotated_file_when_asked() {
     let base = std::fs::read_to_string(fixture("loxodata-etcd3-pgbackrest.yml")).unwrap();
     let with_dir = base.replace("dir: /var/log/patroni", &format!("dir: {}", logs.display()));
     std::fs::write(&file, &with_dir).unwrap();
-    let out = ferroni(&[file.to_str().unwrap()]);
+    let out = ferroni(&["--dry-run", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), "", "with log.dir nothing goes to stderr");
     let log = std::fs::read_to_string(logs.join("patroni.log")).unwrap();
@@ -162,7 +162,12 @@ fn starting_says_what_it_would_start_and_logs_to_a_rotated_file_when_asked() {
         .replace("file_num: 10", "file_num: 2");
     std::fs::write(&file, tiny).unwrap();
     for _ in 0..4 {
-        assert_eq!(ferroni(&[file.to_str().unwrap()]).status.code(), Some(0));
+        assert_eq!(
+            ferroni(&["--dry-run", file.to_str().unwrap()])
+                .status
+                .code(),
+            Some(0)
+        );
     }
     assert!(logs.join("patroni.log.1").exists());
     assert!(!logs.join("patroni.log.3").exists());
@@ -178,7 +183,7 @@ fn json_logs_carry_patronis_fields() {
         format!("{base}\nlog:\n  type: json\n  static_fields: {{app: ferroni}}\n"),
     )
     .unwrap();
-    let out = ferroni(&[file.to_str().unwrap()]);
+    let out = ferroni(&["--dry-run", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     let first = stderr.lines().next().expect("a log line");
@@ -194,7 +199,7 @@ fn a_wrong_config_exits_1_with_the_key_named() {
     let file = dir.path().join("p.yml");
     let base = std::fs::read_to_string(fixture("otus-namespace-etcd2.yml")).unwrap();
     std::fs::write(&file, base.replace("ttl: 30", "ttl: thirty")).unwrap();
-    let out = ferroni(&[file.to_str().unwrap()]);
+    let out = ferroni(&["--dry-run", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("bootstrap.dcs.ttl: 'thirty' is not an integer"),

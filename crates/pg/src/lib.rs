@@ -3,6 +3,7 @@
 //! - [`local`]: the server beside the agent — data directory, managed files, postmaster control,
 //!   initdb, basebackup, promotion, slots, and the observations the HA loop needs.
 //! - [`sql`]: every SQL statement.
+//! - [`bin`]: where the PostgreSQL programs are.
 //! - [`params`]: the server parameters (protected ones on the command line, validated; unknown
 //!   ones removed with Patroni's warning).
 //! - [`conf`]: the managed `postgresql.conf`, `pg_hba.conf`, `pg_ident.conf` and the recovery
@@ -14,6 +15,7 @@
 //!
 //! Still to come: pg_rewind, custom replica creation methods, callbacks.
 
+pub mod bin;
 pub mod conf;
 pub mod conninfo;
 pub mod controldata;

@@ -394,7 +394,7 @@ impl LocalPostgres {
             .port(port)
             .user(&self.settings.superuser.username)
             .dbname("postgres")
-            .application_name(&format!("Patroni {}", self.settings.name))
+            .application_name(format!("Patroni {}", self.settings.name))
             .connect_timeout(Duration::from_secs(2));
         if let Some(password) = &self.settings.superuser.password {
             config.password(password);

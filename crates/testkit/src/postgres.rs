@@ -5,7 +5,7 @@ use crate::kit::Kit;
 use crate::ports::free_port;
 use crate::process::Proc;
 use crate::wait::wait_until;
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use nix::sys::signal::Signal;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,32 +13,8 @@ use std::time::Duration;
 
 /// The PostgreSQL binaries: `bin_dir` when given, else the newest `/usr/lib/postgresql/<v>/bin`.
 pub fn find_bin_dir(bin_dir: Option<&Path>) -> Result<PathBuf> {
-    if let Some(dir) = bin_dir {
-        if dir.join("postgres").is_file() {
-            return Ok(dir.to_path_buf());
-        }
-        bail!("{} does not contain postgres", dir.display());
-    }
-    let root = Path::new("/usr/lib/postgresql");
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(root)
-        .with_context(|| {
-            format!(
-                "no PostgreSQL under {}: install postgresql-15 (scripts/setup)",
-                root.display()
-            )
-        })?
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("postgres").is_file().then_some((version, bin))
-        })
-        .collect();
-    versions.sort();
-    versions
-        .pop()
-        .map(|(_, bin)| bin)
-        .context("no PostgreSQL binaries under /usr/lib/postgresql/*/bin")
+    ferroni_pg::bin::find_bin_dir(bin_dir)
+        .map_err(|e| anyhow::anyhow!("{e} (scripts/setup installs postgresql-15)"))
 }
 
 /// A running PostgreSQL server with trust authentication on 127.0.0.1.

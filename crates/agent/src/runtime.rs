@@ -1,0 +1,587 @@
+//! The agent's loop: gather → decide → act → publish → wait. Only this module and the tasks it
+//! starts do I/O; every decision is `ferroni_ha::decide`'s.
+
+use crate::member;
+use crate::settings;
+use crate::tasks::Tasks;
+use anyhow::{Context, Result};
+use ferroni_config::{DynamicConfig, Loaded};
+use ferroni_dcs::Dcs;
+use ferroni_ha::{
+    Action, DataDir, DcsView, Decision, DemoteMode, Input, LockRenewal, Me, Memo, Millis,
+    PeerReport, PgState, PgView, Running, TaskKind, decide,
+};
+use ferroni_model::{Cluster, History, HistoryEntry};
+use ferroni_pg::conninfo::host_port;
+use ferroni_pg::local::{DataDirState, LocalPostgres, Observation, StopMode, Upstream};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// What a cycle asks of the loop.
+enum Next {
+    /// Wait for `loop_wait` (or an earlier wake-up).
+    Wait,
+    /// Run the next cycle at once (after a demotion, to come back as a replica quickly).
+    Now,
+    /// Stop the agent with this exit code.
+    Exit(i32),
+}
+
+/// The agent.
+pub struct Runtime {
+    loaded: Loaded,
+    dcs: Box<dyn Dcs>,
+    pg: Arc<LocalPostgres>,
+    tasks: Tasks,
+    task_done: Arc<Notify>,
+    origin: Instant,
+    me: Me,
+    dynamic: DynamicConfig,
+    memo: Memo,
+    /// Where the replica is configured to stream from.
+    upstream: Option<Upstream>,
+    starting_since: Option<Millis>,
+    last_observation: Option<Observation>,
+    last_role: &'static str,
+}
+
+/// The member a `host:port` upstream is, from its key.
+fn upstream_of(cluster: &Cluster, name: &str) -> Option<Upstream> {
+    let m = cluster.member(name)?;
+    let (host, port) = host_port(&m.data.conn_url)?;
+    Some(Upstream { host, port })
+}
+
+/// `X/Y` → bytes.
+fn parse_lsn(text: &str) -> Option<u64> {
+    let (hi, lo) = text.trim().split_once('/')?;
+    Some((u64::from_str_radix(hi, 16).ok()? << 32) + u64::from_str_radix(lo, 16).ok()?)
+}
+
+impl Runtime {
+    /// Connects to the DCS and prepares the local PostgreSQL.
+    pub async fn new(loaded: Loaded) -> Result<Runtime> {
+        let config = &loaded.config;
+        let bin_dir = ferroni_pg::bin::find_bin_dir(
+            config
+                .postgresql
+                .bin_dir
+                .as_deref()
+                .map(std::path::Path::new),
+        )
+        .map_err(anyhow::Error::msg)?;
+        let pg = LocalPostgres::new(settings::pg_settings(config, bin_dir))
+            .await
+            .context("PostgreSQL binaries")?;
+        let dcs = ferroni_dcs::connect(config, &loaded.bootstrap_dynamic)
+            .await
+            .context("cannot connect to the DCS")?;
+        Ok(Runtime {
+            me: settings::me(config),
+            dynamic: loaded.bootstrap_dynamic.clone(),
+            loaded,
+            dcs,
+            pg: Arc::new(pg),
+            tasks: Tasks::default(),
+            task_done: Arc::new(Notify::new()),
+            origin: Instant::now(),
+            memo: Memo::default(),
+            upstream: None,
+            starting_since: None,
+            last_observation: None,
+            last_role: "uninitialized",
+        })
+    }
+
+    fn now(&self) -> Millis {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs until SIGTERM/SIGINT or a fatal decision; returns the exit code.
+    pub async fn run(mut self) -> Result<i32> {
+        let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+        loop {
+            let started = Instant::now();
+            match self.cycle().await {
+                Next::Exit(code) => return Ok(code),
+                Next::Now => continue,
+                Next::Wait => {}
+            }
+            let loop_wait = Duration::from_secs(self.dynamic.loop_wait.into());
+            let remaining = loop_wait.saturating_sub(started.elapsed());
+            let pg_running = self.pg.postmaster_pid().is_some();
+            let pg_exit = async {
+                if !pg_running {
+                    return std::future::pending::<()>().await;
+                }
+                while self.pg.postmaster_pid().is_some() {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            };
+            tokio::select! {
+                _ = self.dcs.watch(remaining) => {}
+                _ = self.task_done.notified() => {}
+                _ = pg_exit => tracing::info!("PostgreSQL exited"),
+                _ = term.recv() => return Ok(self.shutdown().await),
+                _ = int.recv() => return Ok(self.shutdown().await),
+            }
+        }
+    }
+
+    /// The effective dynamic configuration: the cluster's `config`, else `bootstrap.dcs`.
+    fn refresh_dynamic(&mut self, cluster: &Cluster) {
+        let Some(config) = &cluster.config else {
+            return;
+        };
+        if config.value == self.dynamic.raw {
+            return;
+        }
+        match DynamicConfig::from_map(&config.value, "config") {
+            Ok((dynamic, warnings)) => {
+                for w in warnings {
+                    tracing::warn!("{w}");
+                }
+                self.dynamic = dynamic;
+            }
+            Err(issues) => {
+                for issue in issues {
+                    tracing::error!("ignoring the new dynamic configuration: {issue}");
+                }
+            }
+        }
+    }
+
+    fn dynamic_parameters(&self) -> Map<String, Value> {
+        self.dynamic
+            .raw
+            .get("postgresql")
+            .and_then(|p| p.get("parameters"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    async fn gather_pg(&mut self) -> PgView {
+        let data = match self.pg.data_dir_state().await {
+            DataDirState::Empty => {
+                return PgView {
+                    data: DataDir::Empty,
+                    state: PgState::Stopped { was_primary: false },
+                };
+            }
+            DataDirState::Invalid => {
+                return PgView {
+                    data: DataDir::Invalid,
+                    state: PgState::Stopped { was_primary: false },
+                };
+            }
+            DataDirState::Initialized(control) => control,
+        };
+        let state = match self.pg.observe().await {
+            Some(o) => {
+                self.starting_since = None;
+                let running = Running {
+                    primary: !o.in_recovery,
+                    timeline: o.timeline,
+                    wal_position: o.wal_position,
+                    following: None,
+                };
+                self.last_observation = Some(o);
+                PgState::Running(running)
+            }
+            None => {
+                self.last_observation = None;
+                if self.pg.postmaster_pid().is_some() {
+                    let now = self.now();
+                    PgState::Starting {
+                        since: *self.starting_since.get_or_insert(now),
+                    }
+                } else {
+                    self.starting_since = None;
+                    PgState::Stopped {
+                        was_primary: data.was_primary(),
+                    }
+                }
+            }
+        };
+        PgView {
+            data: DataDir::Initialized {
+                sysid: data.system_identifier,
+            },
+            state,
+        }
+    }
+
+    /// The other members as published in their keys.
+    fn peers(&self, cluster: &Cluster) -> Vec<PeerReport> {
+        cluster
+            .members
+            .iter()
+            .filter(|m| m.name != self.me.name)
+            .map(|m| {
+                let priority = m
+                    .data
+                    .tags
+                    .as_ref()
+                    .and_then(|t| t.get("failover_priority"))
+                    .and_then(Value::as_i64);
+                PeerReport {
+                    name: m.name.clone(),
+                    reachable: m.data.state == "running",
+                    primary: m.data.role == "primary" || m.data.role == "master",
+                    wal_position: m.data.xlog_location.unwrap_or(0),
+                    timeline: m.data.timeline.unwrap_or(0),
+                    nofailover: m.data.tag_true("nofailover") || priority == Some(0),
+                    failover_priority: priority.unwrap_or(1),
+                }
+            })
+            .collect()
+    }
+
+    async fn cycle(&mut self) -> Next {
+        let retry = Duration::from_secs(self.dynamic.retry_timeout.into());
+        let cluster = match tokio::time::timeout(retry, self.dcs.get_cluster()).await {
+            Ok(Ok(cluster)) => Some(cluster),
+            Ok(Err(e)) => {
+                tracing::error!("Error communicating with DCS: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::error!("Error communicating with DCS: no answer within {retry:?}");
+                None
+            }
+        };
+        if let Some(c) = &cluster {
+            self.refresh_dynamic(c);
+        }
+        let lock = match &cluster {
+            Some(c) if c.leader_name() == Some(self.me.name.as_str()) => {
+                match self.dcs.update_leader().await {
+                    Ok(true) => LockRenewal::Renewed,
+                    Ok(false) => LockRenewal::Failed,
+                    Err(e) => {
+                        tracing::error!("failed to update leader lock: {e}");
+                        LockRenewal::Failed
+                    }
+                }
+            }
+            _ => LockRenewal::NotHeld,
+        };
+        let pg = self.gather_pg().await;
+        let task = self.tasks.status().await;
+        let mut config = settings::ha_config(&self.dynamic);
+        config.can_bootstrap = true;
+        let peers = cluster.as_ref().map(|c| self.peers(c)).unwrap_or_default();
+        let input = Input {
+            now: self.now(),
+            config,
+            me: self.me.clone(),
+            dcs: cluster
+                .clone()
+                .map_or(DcsView::Unreachable, DcsView::Reachable),
+            lock,
+            pg,
+            task,
+            peers,
+            memo: self.memo.clone(),
+        };
+        let decision = decide(&input);
+        self.memo = decision.memo.clone();
+        let next = self.act(&decision, cluster.as_ref(), &input).await;
+        if let Some(c) = &cluster {
+            self.publish(c, &input).await;
+        }
+        next
+    }
+
+    /// Runs the decision's actions in order; the first failure stops the rest.
+    async fn act(&mut self, decision: &Decision, cluster: Option<&Cluster>, input: &Input) -> Next {
+        let mut next = Next::Wait;
+        for action in &decision.actions {
+            match self.execute(action, cluster, input).await {
+                Ok(Some(n)) => next = n,
+                Ok(None) => {}
+                Err(e) => {
+                    match &decision.on_failure {
+                        Some(line) => tracing::info!("{line}"),
+                        None => tracing::error!("{action:?} failed: {e:#}"),
+                    }
+                    return next;
+                }
+            }
+        }
+        tracing::info!("{}", decision.log);
+        next
+    }
+
+    fn spawn_task<F>(&mut self, kind: TaskKind, work: F)
+    where
+        F: std::future::Future<Output = Result<()>> + Send + 'static,
+    {
+        let done = self.task_done.clone();
+        let name = ferroni_ha::long_action::describe(&kind);
+        let now = self.now();
+        self.tasks.start(kind, now, async move {
+            let result = work.await;
+            if let Err(e) = &result {
+                tracing::error!("{name} failed: {e:#}");
+            }
+            done.notify_one();
+            result.is_ok()
+        });
+    }
+
+    async fn execute(
+        &mut self,
+        action: &Action,
+        cluster: Option<&Cluster>,
+        input: &Input,
+    ) -> Result<Option<Next>> {
+        let pg = self.pg.clone();
+        let params = pg.parameters(&self.dynamic_parameters());
+        for w in &params.warnings {
+            tracing::debug!("{w}");
+        }
+        let start_timeout = Duration::from_secs(
+            u64::try_from(self.dynamic.primary_start_timeout)
+                .unwrap_or(300)
+                .max(60),
+        );
+        match action {
+            Action::AcquireLock => {
+                anyhow::ensure!(
+                    self.dcs.attempt_to_acquire_leader().await?,
+                    "the lock is held by another member"
+                );
+            }
+            Action::ReleaseLock => {
+                self.dcs.delete_leader().await?;
+            }
+            Action::Initialize { create_new, sysid } => {
+                anyhow::ensure!(
+                    self.dcs.initialize(*create_new, sysid).await?,
+                    "initialize is taken"
+                );
+            }
+            Action::CancelInitialize => self.dcs.cancel_initialization().await?,
+            Action::WriteConfig => {
+                self.dcs.set_config(&self.dynamic.raw, None).await?;
+            }
+            Action::Bootstrap => {
+                for w in &params.warnings {
+                    tracing::warn!("{w}");
+                }
+                self.spawn_task(TaskKind::Bootstrap, async move {
+                    let result = async {
+                        pg.initdb().await?;
+                        pg.configure(&params, None)?;
+                        pg.start(&params, Duration::from_secs(120)).await?;
+                        pg.post_bootstrap().await
+                    }
+                    .await;
+                    if result.is_err() {
+                        let _ = pg.stop(StopMode::Immediate, Duration::from_secs(30)).await;
+                        pg.remove_data();
+                    }
+                    result.map_err(anyhow::Error::from)
+                });
+            }
+            Action::Clone { from } => {
+                let upstream = cluster
+                    .and_then(|c| upstream_of(c, from))
+                    .context("the clone source has no conn_url")?;
+                self.upstream = Some(upstream.clone());
+                self.spawn_task(TaskKind::Clone { from: from.clone() }, async move {
+                    pg.basebackup(&upstream).await?;
+                    pg.configure(&params, Some(&upstream))?;
+                    pg.start(&params, Duration::from_secs(600)).await?;
+                    Ok(())
+                });
+            }
+            Action::StartPrimary => {
+                self.upstream = None;
+                self.spawn_task(TaskKind::StartPrimary, async move {
+                    pg.configure(&params, None)?;
+                    pg.start(&params, start_timeout).await?;
+                    Ok(())
+                });
+            }
+            Action::StartReplica { leader } => {
+                let upstream = leader
+                    .as_deref()
+                    .and_then(|l| cluster.and_then(|c| upstream_of(c, l)));
+                self.upstream = upstream.clone();
+                self.spawn_task(TaskKind::StartReplica, async move {
+                    pg.configure(&params, upstream.as_ref())?;
+                    pg.start(&params, Duration::from_secs(600)).await?;
+                    Ok(())
+                });
+            }
+            Action::Promote => {
+                self.upstream = None;
+                self.spawn_task(TaskKind::Promote, async move {
+                    pg.promote().await?;
+                    pg.configure(&params, None)?;
+                    Ok(())
+                });
+            }
+            Action::Follow { leader } => {
+                let upstream = cluster
+                    .and_then(|c| upstream_of(c, leader))
+                    .context("the leader has no conn_url")?;
+                if self.upstream.as_ref() != Some(&upstream) {
+                    tracing::info!(
+                        "following a new leader: {} ({}:{})",
+                        leader,
+                        upstream.host,
+                        upstream.port
+                    );
+                    pg.configure(&params, Some(&upstream))?;
+                    pg.connect()
+                        .await?
+                        .batch_execute("SELECT pg_catalog.pg_reload_conf()")
+                        .await?;
+                    self.upstream = Some(upstream);
+                }
+            }
+            Action::Demote(mode) => {
+                self.tasks.cancel();
+                let stop = if matches!(mode, DemoteMode::Offline | DemoteMode::Graceful) {
+                    StopMode::Fast
+                } else {
+                    StopMode::Immediate
+                };
+                pg.stop(stop, Duration::from_secs(60)).await?;
+                if matches!(mode, DemoteMode::Immediate | DemoteMode::Graceful) {
+                    let _ = self.dcs.delete_leader().await;
+                }
+                self.upstream = None;
+                return Ok(Some(Next::Now));
+            }
+            Action::StopImmediate => {
+                self.tasks.cancel();
+                pg.stop(StopMode::Immediate, Duration::from_secs(60))
+                    .await?;
+            }
+            Action::UpdateHistory => self.update_history(cluster, input).await?,
+            Action::Exit { code, message } => {
+                tracing::error!(target: "critical", "{message}");
+                return Ok(Some(Next::Exit(*code)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes `history` from the timeline history file of the current timeline.
+    async fn update_history(&self, cluster: Option<&Cluster>, input: &Input) -> Result<()> {
+        let Some(timeline) = input.pg.running().map(|r| r.timeline).filter(|t| *t > 1) else {
+            return Ok(());
+        };
+        let file = self
+            .pg
+            .settings
+            .data_dir
+            .join(format!("pg_wal/{timeline:08X}.history"));
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let known = cluster
+            .and_then(|c| c.history.as_ref())
+            .map(|h| h.value.0.clone())
+            .unwrap_or_default();
+        let now = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+        let mut entries = Vec::new();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .collect();
+        for (i, line) in lines.iter().enumerate() {
+            let mut fields = line.splitn(3, '\t');
+            let (Some(tl), Some(lsn)) = (
+                fields.next().and_then(|t| t.trim().parse().ok()),
+                fields.next().and_then(parse_lsn),
+            ) else {
+                continue;
+            };
+            let reason = fields.next().unwrap_or("").trim().to_string();
+            let entry = match known.iter().find(|e| e.timeline == tl) {
+                Some(e) => e.clone(),
+                None => HistoryEntry {
+                    timeline: tl,
+                    lsn,
+                    reason,
+                    timestamp: Some(now.clone()),
+                    new_leader: (i + 1 == lines.len()).then(|| self.me.name.clone()),
+                },
+            };
+            entries.push(entry);
+        }
+        self.dcs.set_history(&History(entries)).await?;
+        Ok(())
+    }
+
+    /// The member key, and the leader's slots for its replicas.
+    async fn publish(&mut self, cluster: &Cluster, input: &Input) {
+        let member = member::build(
+            &self.loaded.config,
+            input,
+            self.last_observation.as_ref(),
+            &mut self.last_role,
+            self.tasks.busy(),
+        );
+        if let Err(e) = self.dcs.touch_member(&member).await {
+            tracing::error!("failed to update member key: {e}");
+        }
+        let holder = cluster.leader_name() == Some(self.me.name.as_str())
+            && input.lock == LockRenewal::Renewed;
+        if let (true, true, Some(o)) = (holder, self.dynamic.use_slots, &self.last_observation)
+            && !o.in_recovery
+        {
+            let wanted: Vec<String> = cluster
+                .members
+                .iter()
+                .filter(|m| m.name != self.me.name)
+                .map(|m| ferroni_pg::slots::slot_name_from_member_name(&m.name))
+                .collect();
+            let mut sorted_wanted = wanted.clone();
+            sorted_wanted.sort();
+            let mut existing = o.slots.clone();
+            existing.sort();
+            if sorted_wanted != existing
+                && let Err(e) = self.pg.sync_slots(&wanted, &o.slots).await
+            {
+                tracing::warn!("could not update replication slots: {e}");
+            }
+        }
+    }
+
+    /// SIGTERM: stop PostgreSQL (fast), release the lock if ours, publish the stop, exit 0.
+    async fn shutdown(&mut self) -> i32 {
+        tracing::info!("received a signal to shut down");
+        self.tasks.cancel();
+        if self.dynamic.pause {
+            tracing::info!(
+                "Leader key is not deleted and Postgresql is not stopped due paused state"
+            );
+            return 0;
+        }
+        match self.pg.stop(StopMode::Fast, Duration::from_secs(120)).await {
+            Ok(()) => {
+                if let Ok(cluster) = self.dcs.get_cluster().await
+                    && cluster.leader_name() == Some(self.me.name.as_str())
+                {
+                    match self.dcs.delete_leader().await {
+                        Ok(_) => tracing::info!("Leader key released"),
+                        Err(e) => tracing::error!("could not release the leader key: {e}"),
+                    }
+                }
+            }
+            Err(e) => tracing::error!("PostgreSQL shutdown failed, leader key not removed: {e}"),
+        }
+        0
+    }
+}

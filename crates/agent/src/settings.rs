@@ -1,0 +1,145 @@
+//! The agent's view of the configuration: what PostgreSQL, the HA decision and the member key
+//! need, derived from the loaded `patroni.yml` and the cluster's dynamic configuration.
+
+use ferroni_config::bootstrap::InitdbOption;
+use ferroni_config::postgresql::UserAuth;
+use ferroni_config::validate::scalar_text;
+use ferroni_config::{Config, DynamicConfig};
+use ferroni_ha::{HaConfig, Me};
+use ferroni_pg::local::{Credentials, PgSettings};
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+
+fn credentials(user: Option<&UserAuth>) -> Credentials {
+    user.map(|u| Credentials {
+        username: u.username.clone(),
+        password: u.password.as_ref().map(|p| p.expose().to_string()),
+    })
+    .unwrap_or_default()
+}
+
+/// Options of a list like `bootstrap.initdb` or `postgresql.basebackup`: `- verbose` → `--verbose`,
+/// `- checkpoint: fast` → `--checkpoint=fast`.
+fn long_options(items: Option<&Value>) -> Vec<String> {
+    let Some(Value::Array(items)) = items else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Value::String(s) => Some(format!("--{s}")),
+            Value::Object(map) => map
+                .iter()
+                .next()
+                .map(|(k, v)| format!("--{k}={}", scalar_text(v))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The local PostgreSQL's settings.
+pub fn pg_settings(config: &Config, bin_dir: PathBuf) -> PgSettings {
+    let pg = &config.postgresql;
+    let initdb_options = config
+        .bootstrap
+        .initdb_options()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| match o {
+            InitdbOption::Switch(s) => format!("--{s}"),
+            InitdbOption::Value(k, v) => format!("--{k}={v}"),
+        })
+        .collect();
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+    PgSettings {
+        name: config.name.clone(),
+        scope: config.scope.clone(),
+        data_dir: PathBuf::from(&pg.data_dir),
+        bin_dir,
+        listen: pg.listen.clone(),
+        pgpass: PathBuf::from(
+            pg.pgpass
+                .clone()
+                .unwrap_or_else(|| format!("{home}/pgpass")),
+        ),
+        superuser: credentials(pg.authentication.superuser.as_ref()),
+        replication: credentials(pg.authentication.replication.as_ref()),
+        rewind: pg
+            .authentication
+            .rewind
+            .as_ref()
+            .map(|r| credentials(Some(r))),
+        pg_hba: pg.pg_hba.clone(),
+        bootstrap_pg_hba: config.bootstrap.pg_hba.clone().unwrap_or_default(),
+        pg_ident: pg.pg_ident.clone(),
+        local_parameters: pg.parameters.clone(),
+        initdb_options,
+        basebackup_options: long_options(pg.basebackup.as_ref()),
+        post_bootstrap: config
+            .bootstrap
+            .post_bootstrap
+            .clone()
+            .or_else(|| config.bootstrap.post_init.clone()),
+        recovery_conf: pg
+            .recovery_conf
+            .as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), scalar_text(v))).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// The HA settings of the dynamic configuration, in milliseconds.
+pub fn ha_config(dynamic: &DynamicConfig) -> HaConfig {
+    let ms = |s: u32| u64::from(s) * 1000;
+    HaConfig {
+        ttl: ms(dynamic.ttl),
+        loop_wait: ms(dynamic.loop_wait),
+        retry_timeout: ms(dynamic.retry_timeout),
+        maximum_lag_on_failover: u64::try_from(dynamic.maximum_lag_on_failover).unwrap_or(0),
+        primary_start_timeout: u64::try_from(dynamic.primary_start_timeout).unwrap_or(0) * 1000,
+        check_timeline: dynamic.check_timeline,
+        paused: dynamic.pause,
+        can_bootstrap: true,
+    }
+}
+
+/// This member as the decision sees it.
+pub fn me(config: &Config) -> Me {
+    Me {
+        name: config.name.clone(),
+        nofailover: config.tags.nofailover(),
+        failover_priority: config.tags.failover_priority.unwrap_or(1),
+    }
+}
+
+/// The tags published in the member key: Patroni's boolean tags only when true (`nofailover`
+/// and `nosync` also when their priority is set), then the priorities and custom tags.
+pub fn published_tags(config: &Config) -> Map<String, Value> {
+    let t = &config.tags;
+    let mut tags = Map::new();
+    let mut flag = |name: &str, value: Option<bool>, keep_false: bool| {
+        if let Some(v) = value
+            && (v || keep_false)
+        {
+            tags.insert(name.into(), Value::Bool(v));
+        }
+    };
+    flag("nofailover", t.nofailover, t.failover_priority.is_some());
+    flag("noloadbalance", t.noloadbalance, false);
+    flag("clonefrom", t.clonefrom, false);
+    flag("nosync", t.nosync, t.sync_priority.is_some());
+    flag("nostream", t.nostream, false);
+    if let Some(p) = t.failover_priority {
+        tags.insert("failover_priority".into(), p.into());
+    }
+    if let Some(p) = t.sync_priority {
+        tags.insert("sync_priority".into(), p.into());
+    }
+    if let Some(r) = &t.replicatefrom {
+        tags.insert("replicatefrom".into(), Value::String(r.clone()));
+    }
+    for (k, v) in &t.custom {
+        tags.insert(k.clone(), v.clone());
+    }
+    tags
+}
