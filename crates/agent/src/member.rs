@@ -6,6 +6,25 @@ use ferroni_ha::{DataDir, Input, PgState};
 use ferroni_model::Member;
 use ferroni_pg::local::Observation;
 
+/// The member value of a stopped server.
+pub fn stopped(config: &Config, role: &'static str) -> Member {
+    let scheme = if config.restapi.certfile.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let tags = settings::published_tags(config);
+    Member {
+        conn_url: format!("postgres://{}/postgres", config.postgresql.connect_address),
+        api_url: format!("{scheme}://{}/patroni", config.restapi.connect_address),
+        state: "stopped".into(),
+        role: role.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        tags: (!tags.is_empty()).then_some(tags),
+        ..Member::default()
+    }
+}
+
 /// This agent's member value. `last_role` keeps the role a stopped server had.
 pub fn build(
     config: &Config,

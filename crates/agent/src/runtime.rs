@@ -13,7 +13,7 @@ use ferroni_ha::{
 };
 use ferroni_model::{Cluster, History, HistoryEntry};
 use ferroni_pg::conninfo::host_port;
-use ferroni_pg::local::{DataDirState, LocalPostgres, Observation, StopMode, Upstream};
+use ferroni_pg::local::{DataDirState, LocalPostgres, Observation, Recovery, StopMode, Upstream};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -379,7 +379,7 @@ impl Runtime {
                 self.spawn_task(TaskKind::Bootstrap, async move {
                     let result = async {
                         pg.initdb().await?;
-                        pg.configure(&params, None)?;
+                        pg.configure(&params, Recovery::Primary)?;
                         pg.start(&params, Duration::from_secs(120)).await?;
                         pg.post_bootstrap().await
                     }
@@ -398,7 +398,7 @@ impl Runtime {
                 self.upstream = Some(upstream.clone());
                 self.spawn_task(TaskKind::Clone { from: from.clone() }, async move {
                     pg.basebackup(&upstream).await?;
-                    pg.configure(&params, Some(&upstream))?;
+                    pg.configure(&params, Recovery::Standby(Some(&upstream)))?;
                     pg.start(&params, Duration::from_secs(600)).await?;
                     Ok(())
                 });
@@ -406,7 +406,7 @@ impl Runtime {
             Action::StartPrimary => {
                 self.upstream = None;
                 self.spawn_task(TaskKind::StartPrimary, async move {
-                    pg.configure(&params, None)?;
+                    pg.configure(&params, Recovery::Primary)?;
                     pg.start(&params, start_timeout).await?;
                     Ok(())
                 });
@@ -417,7 +417,7 @@ impl Runtime {
                     .and_then(|l| cluster.and_then(|c| upstream_of(c, l)));
                 self.upstream = upstream.clone();
                 self.spawn_task(TaskKind::StartReplica, async move {
-                    pg.configure(&params, upstream.as_ref())?;
+                    pg.configure(&params, Recovery::Standby(upstream.as_ref()))?;
                     pg.start(&params, Duration::from_secs(600)).await?;
                     Ok(())
                 });
@@ -426,7 +426,7 @@ impl Runtime {
                 self.upstream = None;
                 self.spawn_task(TaskKind::Promote, async move {
                     pg.promote().await?;
-                    pg.configure(&params, None)?;
+                    pg.configure(&params, Recovery::Primary)?;
                     Ok(())
                 });
             }
@@ -441,7 +441,7 @@ impl Runtime {
                         upstream.host,
                         upstream.port
                     );
-                    pg.configure(&params, Some(&upstream))?;
+                    pg.configure(&params, Recovery::Standby(Some(&upstream)))?;
                     pg.connect()
                         .await?
                         .batch_execute("SELECT pg_catalog.pg_reload_conf()")
@@ -571,6 +571,12 @@ impl Runtime {
         }
         match self.pg.stop(StopMode::Fast, Duration::from_secs(120)).await {
             Ok(()) => {
+                // Publish the stop before releasing the lock, so no replica waits for a primary
+                // its member key still calls running.
+                let stopped = member::stopped(&self.loaded.config, self.last_role);
+                if let Err(e) = self.dcs.touch_member(&stopped).await {
+                    tracing::warn!("failed to update member key: {e}");
+                }
                 if let Ok(cluster) = self.dcs.get_cluster().await
                     && cluster.leader_name() == Some(self.me.name.as_str())
                 {

@@ -100,6 +100,15 @@ pub enum StopMode {
     Immediate,
 }
 
+/// The role the managed files prepare the server for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery<'a> {
+    /// No standby.signal, no recovery settings.
+    Primary,
+    /// standby.signal, streaming from the upstream when there is one (read-only without).
+    Standby(Option<&'a Upstream>),
+}
+
 /// Where the upstream of a replica is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
@@ -230,11 +239,11 @@ impl LocalPostgres {
     /// Writes the managed files: `postgresql.conf` (moving the original aside to
     /// `postgresql.base.conf` the first time), `pg_hba.conf`, `pg_ident.conf`, the recovery
     /// settings and `standby.signal` for a replica, and the pgpass file.
-    pub fn configure(
-        &self,
-        params: &ServerParameters,
-        upstream: Option<&Upstream>,
-    ) -> Result<(), PgError> {
+    pub fn configure(&self, params: &ServerParameters, role: Recovery<'_>) -> Result<(), PgError> {
+        let upstream = match role {
+            Recovery::Standby(u) => u,
+            Recovery::Primary => None,
+        };
         let data = self.data();
         let conf = data.join("postgresql.conf");
         let base = data.join("postgresql.base.conf");
@@ -245,20 +254,27 @@ impl LocalPostgres {
             write_private(&base, "")?;
         }
         self.write_pgpass(upstream)?;
-        let recovery = upstream.map(|u| {
-            let conninfo = format_dsn(&[
-                ("dbname", "postgres".into()),
-                ("user", self.settings.replication.username.clone()),
-                ("passfile", self.settings.pgpass.display().to_string()),
-                ("host", u.host.clone()),
-                ("port", u.port.to_string()),
-                ("sslmode", "prefer".into()),
-                ("application_name", self.settings.name.clone()),
-                ("gssencmode", "prefer".into()),
-                ("channel_binding", "prefer".into()),
-            ]);
-            let slot = crate::slots::slot_name_from_member_name(&self.settings.name);
-            recovery_parameters(Some(&conninfo), Some(&slot), &self.settings.recovery_conf)
+        let recovery = matches!(role, Recovery::Standby(_)).then(|| {
+            let conninfo = upstream.map(|u| {
+                format_dsn(&[
+                    ("dbname", "postgres".into()),
+                    ("user", self.settings.replication.username.clone()),
+                    ("passfile", self.settings.pgpass.display().to_string()),
+                    ("host", u.host.clone()),
+                    ("port", u.port.to_string()),
+                    ("sslmode", "prefer".into()),
+                    ("application_name", self.settings.name.clone()),
+                    ("gssencmode", "prefer".into()),
+                    ("channel_binding", "prefer".into()),
+                ])
+            });
+            let slot =
+                upstream.map(|_| crate::slots::slot_name_from_member_name(&self.settings.name));
+            recovery_parameters(
+                conninfo.as_deref(),
+                slot.as_deref(),
+                &self.settings.recovery_conf,
+            )
         });
         let hba_file = data.join("pg_hba.conf").display().to_string();
         let ident_file = data.join("pg_ident.conf").display().to_string();
@@ -277,7 +293,7 @@ impl LocalPostgres {
             write_private(&data.join("pg_ident.conf"), &render_lines(lines))?;
         }
         let signal = data.join("standby.signal");
-        if upstream.is_some() || recovery.is_some() {
+        if recovery.is_some() {
             write_private(&signal, "")?;
         } else if signal.exists() {
             std::fs::remove_file(&signal).map_err(io("cannot remove standby.signal"))?;
@@ -450,7 +466,7 @@ impl LocalPostgres {
 
     /// Promotes the local standby and waits until it is a primary.
     pub async fn promote(&self) -> Result<(), PgError> {
-        let _ = std::fs::remove_file(self.data().join("standby.signal"));
+        // PostgreSQL removes standby.signal itself; removing it first makes the promotion fail.
         let client = self.connect().await?;
         client
             .query_one(sql::PROMOTE, &[])
