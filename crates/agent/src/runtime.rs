@@ -217,30 +217,40 @@ impl Runtime {
         }
     }
 
-    /// The other members as published in their keys.
-    fn peers(&self, cluster: &Cluster) -> Vec<PeerReport> {
-        cluster
+    /// The other members, for a leader race: their tags from their keys, their role and WAL
+    /// position asked live from their PostgreSQL (a member key can be a cycle old). Patroni asks
+    /// the members' REST API instead; until Ferroni serves one, PostgreSQL answers directly.
+    async fn peers(&self, cluster: &Cluster) -> Vec<PeerReport> {
+        let probes = cluster
             .members
             .iter()
             .filter(|m| m.name != self.me.name)
-            .map(|m| {
+            .map(|m| async move {
                 let priority = m
                     .data
                     .tags
                     .as_ref()
                     .and_then(|t| t.get("failover_priority"))
                     .and_then(Value::as_i64);
+                let live = match host_port(&m.data.conn_url) {
+                    Some((host, port)) => {
+                        self.pg
+                            .observe_remote(&host, port, Duration::from_secs(2))
+                            .await
+                    }
+                    None => None,
+                };
                 PeerReport {
                     name: m.name.clone(),
-                    reachable: m.data.state == "running",
-                    primary: m.data.role == "primary" || m.data.role == "master",
-                    wal_position: m.data.xlog_location.unwrap_or(0),
-                    timeline: m.data.timeline.unwrap_or(0),
+                    reachable: live.is_some(),
+                    primary: live.as_ref().is_some_and(|o| !o.in_recovery),
+                    wal_position: live.as_ref().map_or(0, |o| o.wal_position),
+                    timeline: live.as_ref().map_or(0, |o| o.timeline),
                     nofailover: m.data.tag_true("nofailover") || priority == Some(0),
                     failover_priority: priority.unwrap_or(1),
                 }
-            })
-            .collect()
+            });
+        futures::future::join_all(probes).await
     }
 
     async fn cycle(&mut self) -> Next {
@@ -276,7 +286,13 @@ impl Runtime {
         let task = self.tasks.status().await;
         let mut config = settings::ha_config(&self.dynamic);
         config.can_bootstrap = true;
-        let peers = cluster.as_ref().map(|c| self.peers(c)).unwrap_or_default();
+        // Peers matter only to a leader race.
+        let peers = match &cluster {
+            Some(c) if c.leader.is_none() && matches!(pg.state, PgState::Running(_)) => {
+                self.peers(c).await
+            }
+            _ => Vec::new(),
+        };
         let input = Input {
             now: self.now(),
             config,

@@ -404,14 +404,38 @@ impl LocalPostgres {
     /// A connection to the local server as the superuser.
     pub async fn connect(&self) -> Result<tokio_postgres::Client, PgError> {
         let (host, port) = self.local_address();
+        self.connect_to(&host, port, Duration::from_secs(2)).await
+    }
+
+    /// Observes another member's server (with this cluster's superuser credentials).
+    pub async fn observe_remote(
+        &self,
+        host: &str,
+        port: u16,
+        timeout: Duration,
+    ) -> Option<Observation> {
+        let attempt = async {
+            let client = self.connect_to(host, port, timeout).await.ok()?;
+            let row = client.query_one(sql::OBSERVE, &[]).await.ok()?;
+            observation(&row)
+        };
+        tokio::time::timeout(timeout, attempt).await.ok().flatten()
+    }
+
+    async fn connect_to(
+        &self,
+        host: &str,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<tokio_postgres::Client, PgError> {
         let mut config = tokio_postgres::Config::new();
         config
-            .host(&host)
+            .host(host)
             .port(port)
             .user(&self.settings.superuser.username)
             .dbname("postgres")
             .application_name(format!("Patroni {}", self.settings.name))
-            .connect_timeout(Duration::from_secs(2));
+            .connect_timeout(timeout);
         if let Some(password) = &self.settings.superuser.password {
             config.password(password);
         }
@@ -429,39 +453,7 @@ impl LocalPostgres {
     pub async fn observe(&self) -> Option<Observation> {
         let client = self.connect().await.ok()?;
         let row = client.query_one(sql::OBSERVE, &[]).await.ok()?;
-        let int = |name: &str| {
-            row.try_get::<_, Option<i64>>(name)
-                .ok()
-                .flatten()
-                .map(|v| v.max(0) as u64)
-        };
-        let in_recovery: bool = row.try_get("in_recovery").ok()?;
-        let (receive, replay) = (int("receive_lsn"), int("replay_lsn"));
-        let timeline = if in_recovery {
-            int("receiver_timeline").or_else(|| int("checkpoint_timeline"))
-        } else {
-            int("primary_timeline")
-        }
-        .unwrap_or(0);
-        let wal_position = if in_recovery {
-            receive.unwrap_or(0).max(replay.unwrap_or(0))
-        } else {
-            int("flush_lsn").unwrap_or(0)
-        };
-        let slots = row
-            .try_get::<_, Option<String>>("slots")
-            .ok()
-            .flatten()
-            .map(|s| s.split(',').map(str::to_string).collect())
-            .unwrap_or_default();
-        Some(Observation {
-            in_recovery,
-            timeline,
-            wal_position,
-            receive_lsn: receive,
-            replay_lsn: replay,
-            slots,
-        })
+        observation(&row)
     }
 
     /// Promotes the local standby and waits until it is a primary.
@@ -590,6 +582,43 @@ impl LocalPostgres {
     pub fn remove_data(&self) {
         clear_dir(self.data());
     }
+}
+
+/// Reads the row of [`sql::OBSERVE`].
+fn observation(row: &tokio_postgres::Row) -> Option<Observation> {
+    let int = |name: &str| {
+        row.try_get::<_, Option<i64>>(name)
+            .ok()
+            .flatten()
+            .map(|v| v.max(0) as u64)
+    };
+    let in_recovery: bool = row.try_get("in_recovery").ok()?;
+    let (receive, replay) = (int("receive_lsn"), int("replay_lsn"));
+    let timeline = if in_recovery {
+        int("receiver_timeline").or_else(|| int("checkpoint_timeline"))
+    } else {
+        int("primary_timeline")
+    }
+    .unwrap_or(0);
+    let wal_position = if in_recovery {
+        receive.unwrap_or(0).max(replay.unwrap_or(0))
+    } else {
+        int("flush_lsn").unwrap_or(0)
+    };
+    let slots = row
+        .try_get::<_, Option<String>>("slots")
+        .ok()
+        .flatten()
+        .map(|s| s.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    Some(Observation {
+        in_recovery,
+        timeline,
+        wal_position,
+        receive_lsn: receive,
+        replay_lsn: replay,
+        slots,
+    })
 }
 
 fn clear_dir(dir: &Path) {

@@ -9,11 +9,15 @@
 //! - [`wait`]: [`wait_until`], polling a probe until a deadline.
 //! - [`etcd`]: one etcd member or a three-member cluster.
 //! - [`postgres`]: locating PostgreSQL binaries and running a plain server.
+//! - [`cluster`]: etcd plus Ferroni agents from `patroni.yml` files, as the `postgres` user.
+//! - [`probes`]: a writer recording acknowledged inserts, a watcher for two writable nodes.
 
+pub mod cluster;
 pub mod etcd;
 pub mod kit;
 pub mod ports;
 pub mod postgres;
+pub mod probes;
 pub mod process;
 pub mod user;
 pub mod wait;
@@ -22,4 +26,4 @@ pub use etcd::{Etcd, EtcdCluster};
 pub use kit::Kit;
 pub use postgres::{PgServer, find_bin_dir};
 pub use process::Proc;
-pub use wait::wait_until;
+pub use wait::{wait_until, wait_until_async};

@@ -25,6 +25,27 @@ pub fn wait_until<T>(
     }
 }
 
+/// [`wait_until`] for async probes.
+pub async fn wait_until_async<T, F, Fut>(deadline: Duration, what: &str, mut probe: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(value) = probe().await {
+            return Ok(value);
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= deadline {
+            bail!("timed out after {:.1?} waiting for {what}", elapsed);
+        }
+        tokio::time::sleep(pause.min(deadline - elapsed)).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

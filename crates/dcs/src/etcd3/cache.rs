@@ -76,12 +76,15 @@ impl Cache {
 }
 
 /// Whether a change of `key` from `old` to `new` should wake an agent waiting in `watch`: the
-/// leader changing hands or going, or a request or setting changing. Member keys, `status` and
-/// `failsafe` change every cycle or two and would only make every agent run its loop for nothing.
+/// leader changing hands or going, a member joining or leaving, or a request or setting changing.
+/// Member refreshes, `status` and `failsafe` change every cycle or two and would only make every
+/// agent run its loop for nothing.
 fn wakes(layout: &KeyLayout, key: &str, old: Option<&RawKv>, new: Option<&RawKv>) -> bool {
     match layout.classify(key) {
         Some(KeyKind::Leader) => old.map(|kv| &kv.value) != new.map(|kv| &kv.value),
         Some(KeyKind::Config | KeyKind::Failover | KeyKind::Sync | KeyKind::Initialize) => true,
+        // A member joining or leaving (the leader creates or drops its slot at once).
+        Some(KeyKind::Member(_)) => old.is_none() != new.is_none(),
         _ => false,
     }
 }

@@ -1,0 +1,281 @@
+//! A real three-node cluster: etcd, three `ferroni` agents and their PostgreSQL 15 servers, started
+//! from empty directories. Each test checks the DCS keys, the roles, and a write probe.
+
+use ferroni_testkit::cluster::{Cluster, Timings};
+use ferroni_testkit::probes::{Watcher, Writer, create_probe_table, missing_writes};
+use ferroni_testkit::{Kit, wait_until_async};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn agent_binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_ferroni"))
+}
+
+/// Every key of the cluster, relative to `/service/test/`.
+async fn dcs(cluster: &Cluster) -> BTreeMap<String, String> {
+    let Ok(mut client) = etcd_client::Client::connect([cluster.etcd.endpoint()], None).await else {
+        return BTreeMap::new();
+    };
+    let Ok(response) = client
+        .get(
+            "/service/test/",
+            Some(etcd_client::GetOptions::new().with_prefix()),
+        )
+        .await
+    else {
+        return BTreeMap::new();
+    };
+    response
+        .kvs()
+        .iter()
+        .filter_map(|kv| {
+            let key = kv
+                .key_str()
+                .ok()?
+                .strip_prefix("/service/test/")?
+                .to_string();
+            Some((key, kv.value_str().ok()?.to_string()))
+        })
+        .collect()
+}
+
+async fn query_one<T: for<'a> tokio_postgres::types::FromSql<'a>>(
+    connstr: &str,
+    sql: &str,
+) -> Option<T> {
+    let (client, conn) = tokio_postgres::connect(connstr, tokio_postgres::NoTls)
+        .await
+        .ok()?;
+    tokio::spawn(conn);
+    client.query_one(sql, &[]).await.ok()?.try_get(0).ok()
+}
+
+fn member(keys: &BTreeMap<String, String>, name: &str) -> Value {
+    keys.get(&format!("members/{name}"))
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// The leader's index once there is one and every other node streams from it through its slot.
+async fn healthy(cluster: &Cluster, timeline: i64, deadline: Duration) -> usize {
+    wait_until_async(deadline, "a leader and every replica streaming", || async {
+        let keys = dcs(cluster).await;
+        let leader = keys.get("leader")?.clone();
+        let index = cluster.nodes.iter().position(|n| n.name == leader)?;
+        let leader_node = &cluster.nodes[index];
+        let streaming: i64 = query_one(
+            &leader_node.connstr(),
+            "SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE r.state = 'streaming'",
+        )
+        .await?;
+        let want = cluster.nodes.iter().filter(|n| n.agent.is_some()).count() as i64 - 1;
+        let timelines_ok = cluster.nodes.iter().filter(|n| n.agent.is_some()).all(|n| {
+            member(&keys, &n.name)["timeline"].as_i64() == Some(timeline) && member(&keys, &n.name)["state"] == "running"
+        });
+        (streaming == want && timelines_ok).then_some(index)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bootstrap_three_nodes_from_empty_directories() {
+    let kit = Kit::new("ha-bootstrap").unwrap();
+    let mut cluster = Cluster::new(&kit, agent_binary(), 3, Timings::DEFAULT).unwrap();
+    let start = Instant::now();
+    cluster.start_all(&kit).unwrap();
+    let writes = cluster.write_connstr();
+    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
+        create_probe_table(&writes).await.ok()
+    })
+    .await
+    .unwrap();
+    let writable = start.elapsed();
+    let leader = healthy(&cluster, 1, Duration::from_secs(90)).await;
+    let all_streaming = start.elapsed();
+    eprintln!(
+        "bootstrap: leader writable after {writable:?}, all replicas streaming through their slots after {all_streaming:?}"
+    );
+
+    let keys = dcs(&cluster).await;
+    let sysid: i64 = query_one(
+        &cluster.nodes[leader].connstr(),
+        "SELECT system_identifier::bigint FROM pg_control_system()",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        keys["initialize"],
+        sysid.to_string(),
+        "initialize holds the system identifier"
+    );
+    let config: Value = serde_json::from_str(&keys["config"]).unwrap();
+    assert_eq!(
+        (
+            config["ttl"].as_i64(),
+            config["loop_wait"].as_i64(),
+            config["retry_timeout"].as_i64()
+        ),
+        (Some(30), Some(10), Some(10))
+    );
+    assert_eq!(config["postgresql"]["parameters"]["max_connections"], 50);
+    assert_eq!(
+        member(&keys, &cluster.nodes[leader].name)["role"],
+        "primary"
+    );
+    for (i, node) in cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != leader)
+    {
+        let m = member(&keys, &node.name);
+        assert_eq!(
+            (m["role"].as_str(), m["replication_state"].as_str()),
+            (Some("replica"), Some("streaming")),
+            "node {i}"
+        );
+        let in_recovery: bool = query_one(&node.connstr(), "SELECT pg_is_in_recovery()")
+            .await
+            .unwrap();
+        assert!(in_recovery);
+    }
+}
+
+/// Kills the leader's agent and postmaster, checks that the healthiest replica takes over with no
+/// acknowledged write lost and the other follows the new timeline without a new base backup,
+/// then restarts the old leader, which rejoins as a replica. Returns the write gap.
+///
+/// The cluster commits synchronously to any one replica: with asynchronous replication a primary
+/// killed -9 can take its last acknowledged commits with it (their WAL never left it), whatever
+/// the HA manager does.
+async fn crash_failover(timings: Timings, name: &str) -> Duration {
+    let kit = Kit::new(name).unwrap();
+    let mut cluster = Cluster::new(&kit, agent_binary(), 3, timings).unwrap();
+    cluster.start_all(&kit).unwrap();
+    let writes = cluster.write_connstr();
+    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
+        create_probe_table(&writes).await.ok()
+    })
+    .await
+    .unwrap();
+    let old = healthy(&cluster, 1, Duration::from_secs(90)).await;
+    let watcher = Watcher::start(cluster.nodes.iter().map(|n| n.connstr()).collect());
+    let writer = Writer::start(writes.clone());
+    let replica_pids: Vec<Option<i32>> = cluster.nodes.iter().map(|n| n.postmaster_pid()).collect();
+    tokio::time::sleep(Duration::from_secs(2)).await; // writes flowing before the crash
+    let crashed_at = Instant::now();
+    cluster.nodes[old].agent.as_mut().unwrap().kill9().unwrap();
+    cluster.nodes[old].agent = None;
+    let new = healthy(&cluster, 2, Duration::from_secs(120)).await;
+    assert_ne!(new, old);
+    let log = writer.stop().await;
+    let gap = log.longest_gap_after(crashed_at);
+    eprintln!(
+        "{name}: write-unavailability after kill -9 of the leader: {gap:?} ({} writes acknowledged)",
+        log.acked.len()
+    );
+    let missing = missing_writes(&writes, &log).await.unwrap();
+    assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+    let keys = dcs(&cluster).await;
+    let history: Value = serde_json::from_str(&keys["history"]).unwrap();
+    assert_eq!(
+        history.as_array().map(Vec::len),
+        Some(1),
+        "history records the failover: {history}"
+    );
+    assert_eq!(history[0][4], cluster.nodes[new].name.as_str());
+    // The third node followed the new timeline with the same postmaster: no new base backup.
+    let third = (0..3).find(|i| *i != old && *i != new).unwrap();
+    assert_eq!(
+        cluster.nodes[third].postmaster_pid(),
+        replica_pids[third],
+        "the other replica was re-created"
+    );
+
+    cluster.start(&kit, old).unwrap();
+    healthy(&cluster, 2, Duration::from_secs(120)).await;
+    let keys = dcs(&cluster).await;
+    assert_eq!(
+        member(&keys, &cluster.nodes[old].name)["role"],
+        "replica",
+        "the old leader rejoins as a replica"
+    );
+    let violations = watcher.stop().await;
+    assert!(violations.is_empty(), "{violations:?}");
+    gap
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leader_crash_at_default_timings() {
+    crash_failover(Timings::DEFAULT.synchronous(), "ha-crash-default").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leader_crash_at_fastest_timings() {
+    crash_failover(Timings::FAST.synchronous(), "ha-crash-fast").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn graceful_stop_of_the_leader_hands_over_within_two_seconds() {
+    let kit = Kit::new("ha-stop").unwrap();
+    let mut cluster = Cluster::new(&kit, agent_binary(), 3, Timings::DEFAULT).unwrap();
+    cluster.start_all(&kit).unwrap();
+    let writes = cluster.write_connstr();
+    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
+        create_probe_table(&writes).await.ok()
+    })
+    .await
+    .unwrap();
+    let old = healthy(&cluster, 1, Duration::from_secs(90)).await;
+    let watcher = Watcher::start(cluster.nodes.iter().map(|n| n.connstr()).collect());
+    let writer = Writer::start(writes.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await; // writes flowing before the stop
+    let stopped_at = Instant::now();
+    cluster.nodes[old]
+        .agent
+        .as_mut()
+        .unwrap()
+        .signal(nix::sys::signal::Signal::SIGTERM)
+        .unwrap();
+    let others: Vec<String> = cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != old)
+        .map(|(_, n)| n.connstr())
+        .collect();
+    let handover = wait_until_async(
+        Duration::from_secs(30),
+        "a replica to become primary",
+        || async {
+            for c in &others {
+                if query_one::<bool>(c, "SELECT pg_is_in_recovery()").await == Some(false) {
+                    return Some(stopped_at.elapsed());
+                }
+            }
+            None
+        },
+    )
+    .await
+    .unwrap();
+    eprintln!(
+        "graceful stop: a replica was primary {handover:?} after SIGTERM to the leader's agent"
+    );
+    assert!(
+        handover < Duration::from_secs(2),
+        "hand-over took {handover:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await; // writes flowing after the hand-over
+    let log = writer.stop().await;
+    eprintln!(
+        "graceful stop: longest write gap {:?}",
+        log.longest_gap_after(stopped_at)
+    );
+    let missing = missing_writes(&writes, &log).await.unwrap();
+    assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+    let violations = watcher.stop().await;
+    assert!(violations.is_empty(), "{violations:?}");
+}

@@ -1,0 +1,192 @@
+//! A Ferroni cluster for integration tests: etcd plus N agents (each with its PostgreSQL) on free
+//! loopback ports, run as the `postgres` user from `patroni.yml` files like users write.
+
+use crate::etcd::Etcd;
+use crate::kit::Kit;
+use crate::ports::free_port;
+use crate::process::Proc;
+use crate::user::make_dir_for;
+use anyhow::{Context, Result};
+use nix::sys::signal::Signal;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The timings of a test cluster's dynamic configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Timings {
+    pub ttl: u32,
+    pub loop_wait: u32,
+    pub retry_timeout: u32,
+    /// `synchronous_standby_names: '*'`: a commit is acknowledged once a replica has it, so a
+    /// crashed primary cannot take acknowledged writes with it.
+    pub synchronous_commit: bool,
+}
+
+impl Timings {
+    /// Patroni's defaults: 30 / 10 / 10.
+    pub const DEFAULT: Timings = Timings {
+        ttl: 30,
+        loop_wait: 10,
+        retry_timeout: 10,
+        synchronous_commit: false,
+    };
+    /// The fastest Patroni accepts: 20 / 1 / 3.
+    pub const FAST: Timings = Timings {
+        ttl: 20,
+        loop_wait: 1,
+        retry_timeout: 3,
+        synchronous_commit: false,
+    };
+
+    /// The same timings with synchronous commit to any one replica.
+    pub const fn synchronous(self) -> Timings {
+        Timings {
+            synchronous_commit: true,
+            ..self
+        }
+    }
+}
+
+/// One member: its ports, files and agent process.
+#[derive(Debug)]
+pub struct Node {
+    pub name: String,
+    pub pg_port: u16,
+    pub api_port: u16,
+    pub config: PathBuf,
+    pub data_dir: PathBuf,
+    pub agent: Option<Proc>,
+}
+
+impl Node {
+    /// A libpq connection string to this node's PostgreSQL as the superuser.
+    pub fn connstr(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=postgres password=super-pass dbname=postgres connect_timeout=2",
+            self.pg_port
+        )
+    }
+
+    /// The postmaster's PID, from `postmaster.pid`.
+    pub fn postmaster_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
+}
+
+/// etcd and the agents.
+#[derive(Debug)]
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    pub etcd: Etcd,
+    binary: PathBuf,
+    scope: String,
+}
+
+impl Cluster {
+    /// Writes the members' configurations (nothing is started yet but etcd).
+    pub fn new(kit: &Kit, agent_binary: &Path, size: usize, timings: Timings) -> Result<Cluster> {
+        let etcd = Etcd::start(kit)?;
+        let owner = kit.postgres_user();
+        let bin_dir = kit.path().join("bin");
+        make_dir_for(&bin_dir, None, 0o755)?;
+        // The build directory may not be readable by the postgres user (a checkout under /root).
+        let binary = bin_dir.join("ferroni");
+        std::fs::copy(agent_binary, &binary).context("cannot copy the agent binary")?;
+        let sockets = kit.postgres_dir("sockets")?;
+        let mut nodes = Vec::new();
+        for i in 1..=size {
+            let name = format!("node{i}");
+            let (pg_port, api_port) = (free_port()?, free_port()?);
+            let home = kit.postgres_dir(&name)?;
+            let data_dir = home.join("data");
+            let config = home.join("patroni.yml");
+            let yaml = format!(
+                "scope: test\nname: {name}\n\
+                 restapi:\n  listen: 127.0.0.1:{api_port}\n  connect_address: 127.0.0.1:{api_port}\n\
+                 etcd3:\n  hosts: {etcd}\n\
+                 bootstrap:\n  dcs:\n    ttl: {ttl}\n    loop_wait: {loop_wait}\n    retry_timeout: {retry}\n    maximum_lag_on_failover: 1048576\n\
+                 \x20   postgresql:\n      use_pg_rewind: true\n      use_slots: true\n      parameters:\n        wal_level: replica\n        hot_standby: \"on\"\n        wal_log_hints: \"on\"\n        max_connections: 50\n        max_wal_senders: 10\n        max_replication_slots: 10\n        shared_buffers: 16MB\n{sync}\
+                 \x20 initdb:\n    - encoding: UTF8\n    - data-checksums\n\
+                 postgresql:\n  listen: 127.0.0.1:{pg_port}\n  connect_address: 127.0.0.1:{pg_port}\n  data_dir: {data}\n  pgpass: {home}/pgpass\n\
+                 \x20 authentication:\n    replication:\n      username: replicator\n      password: rep-pass\n    superuser:\n      username: postgres\n      password: super-pass\n\
+                 \x20 pg_hba:\n    - local all all trust\n    - host all all 127.0.0.1/32 scram-sha-256\n    - host replication all 127.0.0.1/32 scram-sha-256\n\
+                 \x20 parameters:\n    unix_socket_directories: {sockets}\n    fsync: \"off\"\n",
+                etcd = etcd.endpoint(),
+                ttl = timings.ttl,
+                loop_wait = timings.loop_wait,
+                retry = timings.retry_timeout,
+                sync = if timings.synchronous_commit {
+                    "        synchronous_standby_names: \"*\"\n"
+                } else {
+                    ""
+                },
+                data = data_dir.display(),
+                home = home.display(),
+                sockets = sockets.display(),
+            );
+            std::fs::write(&config, yaml)?;
+            if let Some(o) = owner {
+                nix::unistd::chown(
+                    &config,
+                    Some(nix::unistd::Uid::from_raw(o.uid)),
+                    Some(nix::unistd::Gid::from_raw(o.gid)),
+                )?;
+            }
+            nodes.push(Node {
+                name,
+                pg_port,
+                api_port,
+                config,
+                data_dir,
+                agent: None,
+            });
+        }
+        Ok(Cluster {
+            nodes,
+            etcd,
+            binary,
+            scope: "test".into(),
+        })
+    }
+
+    /// The cluster's scope.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// Starts (or restarts) the agent of node `i` (0-based).
+    pub fn start(&mut self, kit: &Kit, i: usize) -> Result<()> {
+        let node = &mut self.nodes[i];
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg(&node.config)
+            .env("HOME", node.config.parent().unwrap_or(Path::new("/tmp")));
+        node.agent = Some(Proc::spawn(
+            &node.name,
+            cmd,
+            kit.postgres_user(),
+            &kit.log_path(&node.name),
+            Signal::SIGTERM,
+        )?);
+        Ok(())
+    }
+
+    /// Starts every agent.
+    pub fn start_all(&mut self, kit: &Kit) -> Result<()> {
+        for i in 0..self.nodes.len() {
+            self.start(kit, i)?;
+        }
+        Ok(())
+    }
+
+    /// A libpq multi-host string that reaches whichever node accepts writes.
+    pub fn write_connstr(&self) -> String {
+        let ports: Vec<String> = self.nodes.iter().map(|n| n.pg_port.to_string()).collect();
+        let hosts: Vec<&str> = self.nodes.iter().map(|_| "127.0.0.1").collect();
+        format!(
+            "host={} port={} user=postgres password=super-pass dbname=postgres target_session_attrs=read-write connect_timeout=1",
+            hosts.join(","),
+            ports.join(",")
+        )
+    }
+}

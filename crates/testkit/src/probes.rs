@@ -1,0 +1,196 @@
+//! Probes a test runs beside a cluster: a writer that inserts numbered rows and records which
+//! inserts were acknowledged, and a watcher that asks every node whether it accepts writes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+/// What the writer saw.
+#[derive(Debug, Clone, Default)]
+pub struct WriteLog {
+    /// `(row number, when it was acknowledged)`.
+    pub acked: Vec<(i64, Instant)>,
+    pub attempts: i64,
+}
+
+impl WriteLog {
+    /// The longest time between two acknowledged writes.
+    pub fn longest_gap(&self) -> Duration {
+        self.acked
+            .windows(2)
+            .map(|w| w[1].1.duration_since(w[0].1))
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The longest gap among acknowledgements after `since`.
+    pub fn longest_gap_after(&self, since: Instant) -> Duration {
+        let mut times: Vec<Instant> = self
+            .acked
+            .iter()
+            .map(|a| a.1)
+            .filter(|t| *t >= since)
+            .collect();
+        if let Some(before) = self.acked.iter().map(|a| a.1).filter(|t| *t < since).max() {
+            times.insert(0, before);
+        }
+        times
+            .windows(2)
+            .map(|w| w[1].duration_since(w[0]))
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// Inserts a numbered row every 50 ms through `connstr` (a multi-host string with
+/// `target_session_attrs=read-write`), reconnecting after any error.
+pub struct Writer {
+    stop: Arc<AtomicBool>,
+    task: JoinHandle<WriteLog>,
+}
+
+/// Creates the probe table (through `connstr`).
+pub async fn create_probe_table(connstr: &str) -> Result<(), tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::connect(connstr, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS probe (n bigint PRIMARY KEY, at timestamptz DEFAULT now())",
+        )
+        .await
+}
+
+impl Writer {
+    /// Starts writing.
+    pub fn start(connstr: String) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut log = WriteLog::default();
+            let mut client: Option<tokio_postgres::Client> = None;
+            let mut n: i64 = 0;
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            while !flag.load(Ordering::Relaxed) {
+                tick.tick().await;
+                if client.as_ref().is_none_or(|c| c.is_closed()) {
+                    client = match tokio::time::timeout(
+                        Duration::from_secs(2),
+                        tokio_postgres::connect(&connstr, tokio_postgres::NoTls),
+                    )
+                    .await
+                    {
+                        Ok(Ok((c, conn))) => {
+                            tokio::spawn(conn);
+                            Some(c)
+                        }
+                        _ => None,
+                    };
+                }
+                let Some(c) = &client else { continue };
+                n += 1;
+                log.attempts += 1;
+                let value = n;
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&value];
+                let insert = c.execute("INSERT INTO probe (n) VALUES ($1)", &params);
+                match tokio::time::timeout(Duration::from_secs(2), insert).await {
+                    Ok(Ok(_)) => log.acked.push((n, Instant::now())),
+                    _ => client = None,
+                }
+            }
+            log
+        });
+        Writer { stop, task }
+    }
+
+    /// Stops writing and returns what was acknowledged.
+    pub async fn stop(self) -> WriteLog {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap_or_default()
+    }
+}
+
+/// The acknowledged rows missing from the table read through `connstr`.
+pub async fn missing_writes(
+    connstr: &str,
+    log: &WriteLog,
+) -> Result<Vec<i64>, tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::connect(connstr, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let rows = client.query("SELECT n FROM probe", &[]).await?;
+    let present: std::collections::HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+    Ok(log
+        .acked
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !present.contains(n))
+        .collect())
+}
+
+/// Asks every node `pg_is_in_recovery()` every 50 ms and records any moment when more than one
+/// accepted writes.
+pub struct Watcher {
+    stop: Arc<AtomicBool>,
+    task: JoinHandle<Vec<String>>,
+}
+
+impl Watcher {
+    /// Starts watching the nodes behind `connstrs`.
+    pub fn start(connstrs: Vec<String>) -> Watcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut violations = Vec::new();
+            let mut clients: Vec<Option<tokio_postgres::Client>> =
+                connstrs.iter().map(|_| None).collect();
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            while !flag.load(Ordering::Relaxed) {
+                tick.tick().await;
+                let mut writable = Vec::new();
+                for (i, connstr) in connstrs.iter().enumerate() {
+                    if clients[i].as_ref().is_none_or(|c| c.is_closed()) {
+                        clients[i] = match tokio::time::timeout(
+                            Duration::from_millis(300),
+                            tokio_postgres::connect(connstr, tokio_postgres::NoTls),
+                        )
+                        .await
+                        {
+                            Ok(Ok((c, conn))) => {
+                                tokio::spawn(conn);
+                                Some(c)
+                            }
+                            _ => None,
+                        };
+                    }
+                    let Some(c) = &clients[i] else { continue };
+                    match tokio::time::timeout(
+                        Duration::from_millis(300),
+                        c.query_one("SELECT pg_catalog.pg_is_in_recovery()", &[]),
+                    )
+                    .await
+                    {
+                        Ok(Ok(row)) => {
+                            if !row.get::<_, bool>(0) {
+                                writable.push(i);
+                            }
+                        }
+                        _ => clients[i] = None,
+                    }
+                }
+                if writable.len() > 1 {
+                    violations.push(format!(
+                        "nodes {writable:?} accepted writes at the same time"
+                    ));
+                }
+            }
+            violations
+        });
+        Watcher { stop, task }
+    }
+
+    /// Stops and returns the violations seen.
+    pub async fn stop(self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap_or_default()
+    }
+}
