@@ -279,3 +279,150 @@ async fn graceful_stop_of_the_leader_hands_over_within_two_seconds() {
     let violations = watcher.stop().await;
     assert!(violations.is_empty(), "{violations:?}");
 }
+
+/// Whether `connstr` accepts writes right now.
+async fn writable(connstr: &str) -> bool {
+    query_one::<bool>(connstr, "SELECT pg_is_in_recovery()").await == Some(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dcs_outage_demotes_the_primary_before_its_lease_expires_and_heals() {
+    let kit = Kit::new("ha-dcs-outage").unwrap();
+    let mut cluster = Cluster::new(&kit, agent_binary(), 3, Timings::DEFAULT).unwrap();
+    cluster.start_all(&kit).unwrap();
+    let writes = cluster.write_connstr();
+    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
+        create_probe_table(&writes).await.ok()
+    })
+    .await
+    .unwrap();
+    let leader = healthy(&cluster, 1, Duration::from_secs(90)).await;
+    let watcher = Watcher::start(cluster.nodes.iter().map(|n| n.connstr()).collect());
+    let writer = Writer::start(writes.clone());
+
+    // When the lease would expire, as etcd sees it just before the outage.
+    let mut etcd = etcd_client::Client::connect([cluster.etcd.endpoint()], None)
+        .await
+        .unwrap();
+    let leader_key = etcd.get("/service/test/leader", None).await.unwrap();
+    let lease = leader_key.kvs()[0].lease();
+    let ttl = etcd.lease_time_to_live(lease, None).await.unwrap().ttl();
+    let frozen_at = Instant::now();
+    cluster.etcd.member.proc.freeze().unwrap();
+    let lease_expiry = frozen_at + Duration::from_secs(u64::try_from(ttl).unwrap());
+
+    let leader_conn = cluster.nodes[leader].connstr();
+    wait_until_async(
+        Duration::from_secs(40),
+        "the primary to stop accepting writes",
+        || async { (!writable(&leader_conn).await).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let stopped_writes = Instant::now();
+    eprintln!(
+        "DCS outage: the primary stopped accepting writes {:?} after etcd froze; its lease had {ttl} s left",
+        stopped_writes - frozen_at
+    );
+    assert!(
+        stopped_writes < lease_expiry,
+        "the primary accepted writes after its lease could have expired"
+    );
+    // The replicas stay replicas throughout.
+    for (i, node) in cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != leader)
+    {
+        assert_eq!(
+            query_one::<bool>(&node.connstr(), "SELECT pg_is_in_recovery()").await,
+            Some(true),
+            "node {i}"
+        );
+    }
+    // Keep etcd away past the lease, then bring it back: the cluster heals by itself.
+    let until = lease_expiry + Duration::from_secs(2);
+    tokio::time::sleep(until.saturating_duration_since(Instant::now())).await;
+    cluster.etcd.member.proc.thaw().unwrap();
+    let thawed = Instant::now();
+    let timeline = wait_until_async(Duration::from_secs(90), "a writable leader after the outage", || async {
+        let keys = dcs(&cluster).await;
+        let name = keys.get("leader")?;
+        let node = cluster.nodes.iter().find(|n| &n.name == name)?;
+        if !writable(&node.connstr()).await {
+            return None;
+        }
+        // The timeline of the WAL being written (the member key may be a cycle old).
+        query_one::<i64>(
+            &node.connstr(),
+            "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int::bigint",
+        )
+        .await
+    })
+    .await
+    .unwrap();
+    eprintln!(
+        "DCS outage: writable again {:?} after etcd came back (timeline {timeline})",
+        thawed.elapsed()
+    );
+    healthy(&cluster, timeline, Duration::from_secs(90)).await;
+    let log = writer.stop().await;
+    let missing = missing_writes(&writes, &log).await.unwrap();
+    assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+    let violations = watcher.stop().await;
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_killed_under_a_live_agent_comes_back_in_its_role() {
+    let kit = Kit::new("ha-pg-kill").unwrap();
+    let mut cluster = Cluster::new(&kit, agent_binary(), 3, Timings::DEFAULT).unwrap();
+    cluster.start_all(&kit).unwrap();
+    let writes = cluster.write_connstr();
+    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
+        create_probe_table(&writes).await.ok()
+    })
+    .await
+    .unwrap();
+    let leader = healthy(&cluster, 1, Duration::from_secs(90)).await;
+    let watcher = Watcher::start(cluster.nodes.iter().map(|n| n.connstr()).collect());
+    let replica = (leader + 1) % 3;
+    for (victim, role) in [(replica, "replica"), (leader, "primary")] {
+        let pid = cluster.nodes[victim].postmaster_pid().unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let killed = Instant::now();
+        let name = cluster.nodes[victim].name.clone();
+        let conn = cluster.nodes[victim].connstr();
+        wait_until_async(
+            Duration::from_secs(60),
+            "PostgreSQL to come back",
+            || async {
+                let new_pid = cluster.nodes[victim].postmaster_pid()?;
+                let back = new_pid != pid
+                    && query_one::<bool>(&conn, "SELECT pg_is_in_recovery()").await
+                        == Some(role == "replica");
+                back.then_some(())
+            },
+        )
+        .await
+        .unwrap();
+        eprintln!(
+            "PostgreSQL of the {role} {name} killed: back in its role after {:?}",
+            killed.elapsed()
+        );
+        // The leader kept the lock and its timeline; every replica streams again.
+        let keys = dcs(&cluster).await;
+        assert_eq!(
+            keys.get("leader").map(String::as_str),
+            Some(cluster.nodes[leader].name.as_str())
+        );
+        healthy(&cluster, 1, Duration::from_secs(90)).await;
+    }
+    let violations = watcher.stop().await;
+    assert!(violations.is_empty(), "{violations:?}");
+}
