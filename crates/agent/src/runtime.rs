@@ -101,8 +101,59 @@ impl Runtime {
         u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Refuses to start when an agent with this name already runs in the cluster: its member key
+    /// exists and its REST API answers `/liveness` (Patroni's check). Then serves the REST API.
+    async fn claim_name(&self) -> Result<Option<i32>> {
+        let name = &self.me.name;
+        let cluster = loop {
+            match self.dcs.get_cluster().await {
+                Ok(cluster) => break cluster,
+                Err(e) => {
+                    tracing::info!("Can not get cluster from dcs: {e}");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        };
+        if let Some(m) = cluster.member(name) {
+            let base = m
+                .data
+                .api_url
+                .trim_end_matches("/patroni")
+                .trim_end_matches('/');
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()?;
+            if client
+                .get(format!("{base}/liveness"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                tracing::error!(target: "critical", "Can't start; there is already a node named '{name}' running");
+                return Ok(Some(1));
+            }
+        }
+        let listen = &self.loaded.config.restapi.listen;
+        let listener = ferroni_api::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        tokio::spawn(async move {
+            if let Err(e) = ferroni_api::serve(listener).await {
+                tracing::error!("the REST API stopped: {e}");
+            }
+        });
+        Ok(None)
+    }
+
     /// Runs until SIGTERM/SIGINT or a fatal decision; returns the exit code.
     pub async fn run(mut self) -> Result<i32> {
+        if let Some(code) = self.claim_name().await? {
+            return Ok(code);
+        }
+        let warnings = self.pg.parameters(&self.dynamic_parameters()).warnings;
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
         let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
         loop {
@@ -360,9 +411,6 @@ impl Runtime {
     ) -> Result<Option<Next>> {
         let pg = self.pg.clone();
         let params = pg.parameters(&self.dynamic_parameters());
-        for w in &params.warnings {
-            tracing::debug!("{w}");
-        }
         let start_timeout = Duration::from_secs(
             u64::try_from(self.dynamic.primary_start_timeout)
                 .unwrap_or(300)
@@ -389,9 +437,6 @@ impl Runtime {
                 self.dcs.set_config(&self.dynamic.raw, None).await?;
             }
             Action::Bootstrap => {
-                for w in &params.warnings {
-                    tracing::warn!("{w}");
-                }
                 self.spawn_task(TaskKind::Bootstrap, async move {
                     let result = async {
                         pg.initdb().await?;
