@@ -485,9 +485,20 @@ impl Runtime {
             }
             Action::Promote => {
                 self.upstream = None;
+                // The replicas' slots exist the moment this node is primary, so they can stream
+                // (and, with synchronous commit, acknowledge) without waiting for a retry.
+                let slots = if self.dynamic.use_slots {
+                    cluster.map(|c| self.member_slots(c)).unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
                 self.spawn_task(TaskKind::Promote, async move {
                     pg.promote().await?;
                     pg.configure(&params, Recovery::Primary)?;
+                    if !slots.is_empty() {
+                        let existing = pg.observe().await.map(|o| o.slots).unwrap_or_default();
+                        pg.sync_slots(&slots, &existing).await?;
+                    }
                     Ok(())
                 });
             }
@@ -602,12 +613,7 @@ impl Runtime {
         if let (true, true, Some(o)) = (holder, self.dynamic.use_slots, &self.last_observation)
             && !o.in_recovery
         {
-            let wanted: Vec<String> = cluster
-                .members
-                .iter()
-                .filter(|m| m.name != self.me.name)
-                .map(|m| ferroni_pg::slots::slot_name_from_member_name(&m.name))
-                .collect();
+            let wanted = self.member_slots(cluster);
             let mut sorted_wanted = wanted.clone();
             sorted_wanted.sort();
             let mut existing = o.slots.clone();
@@ -618,6 +624,16 @@ impl Runtime {
                 tracing::warn!("could not update replication slots: {e}");
             }
         }
+    }
+
+    /// The physical slots a primary keeps: one per other member.
+    fn member_slots(&self, cluster: &Cluster) -> Vec<String> {
+        cluster
+            .members
+            .iter()
+            .filter(|m| m.name != self.me.name)
+            .map(|m| ferroni_pg::slots::slot_name_from_member_name(&m.name))
+            .collect()
     }
 
     /// SIGTERM: stop PostgreSQL (fast), release the lock if ours, publish the stop, exit 0.

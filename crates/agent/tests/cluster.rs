@@ -144,6 +144,21 @@ async fn bootstrap_three_nodes_from_empty_directories() {
     }
 }
 
+/// A started cluster with the probe table created and every replica streaming: the cluster, the
+/// write connection string and the leader's index.
+async fn up(kit: &Kit, timings: Timings) -> (Cluster, String, usize) {
+    let mut cluster = Cluster::new(kit, agent_binary(), 3, timings).unwrap();
+    cluster.start_all(kit).unwrap();
+    let writes = cluster.write_connstr();
+    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
+        create_probe_table(&writes).await.ok()
+    })
+    .await
+    .unwrap();
+    let leader = healthy(&cluster, 1, Duration::from_secs(90)).await;
+    (cluster, writes, leader)
+}
+
 /// Kills the leader's agent and postmaster, checks that the healthiest replica takes over with no
 /// acknowledged write lost and the other follows the new timeline without a new base backup,
 /// then restarts the old leader, which rejoins as a replica. Returns the write gap.
@@ -153,15 +168,7 @@ async fn bootstrap_three_nodes_from_empty_directories() {
 /// the HA manager does.
 async fn crash_failover(timings: Timings, name: &str) -> Duration {
     let kit = Kit::new(name).unwrap();
-    let mut cluster = Cluster::new(&kit, agent_binary(), 3, timings).unwrap();
-    cluster.start_all(&kit).unwrap();
-    let writes = cluster.write_connstr();
-    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
-        create_probe_table(&writes).await.ok()
-    })
-    .await
-    .unwrap();
-    let old = healthy(&cluster, 1, Duration::from_secs(90)).await;
+    let (mut cluster, writes, old) = up(&kit, timings).await;
     let watcher = Watcher::start(cluster.nodes.iter().map(|n| n.connstr()).collect());
     let writer = Writer::start(writes.clone());
     let replica_pids: Vec<Option<i32>> = cluster.nodes.iter().map(|n| n.postmaster_pid()).collect();
@@ -221,15 +228,7 @@ async fn leader_crash_at_fastest_timings() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn graceful_stop_of_the_leader_hands_over_within_two_seconds() {
     let kit = Kit::new("ha-stop").unwrap();
-    let mut cluster = Cluster::new(&kit, agent_binary(), 3, Timings::DEFAULT).unwrap();
-    cluster.start_all(&kit).unwrap();
-    let writes = cluster.write_connstr();
-    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
-        create_probe_table(&writes).await.ok()
-    })
-    .await
-    .unwrap();
-    let old = healthy(&cluster, 1, Duration::from_secs(90)).await;
+    let (mut cluster, writes, old) = up(&kit, Timings::DEFAULT).await;
     let watcher = Watcher::start(cluster.nodes.iter().map(|n| n.connstr()).collect());
     let writer = Writer::start(writes.clone());
     tokio::time::sleep(Duration::from_secs(1)).await; // writes flowing before the stop
@@ -288,15 +287,7 @@ async fn writable(connstr: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dcs_outage_demotes_the_primary_before_its_lease_expires_and_heals() {
     let kit = Kit::new("ha-dcs-outage").unwrap();
-    let mut cluster = Cluster::new(&kit, agent_binary(), 3, Timings::DEFAULT).unwrap();
-    cluster.start_all(&kit).unwrap();
-    let writes = cluster.write_connstr();
-    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
-        create_probe_table(&writes).await.ok()
-    })
-    .await
-    .unwrap();
-    let leader = healthy(&cluster, 1, Duration::from_secs(90)).await;
+    let (cluster, writes, leader) = up(&kit, Timings::DEFAULT).await;
     let watcher = Watcher::start(cluster.nodes.iter().map(|n| n.connstr()).collect());
     let writer = Writer::start(writes.clone());
 
@@ -377,15 +368,7 @@ async fn dcs_outage_demotes_the_primary_before_its_lease_expires_and_heals() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_killed_under_a_live_agent_comes_back_in_its_role() {
     let kit = Kit::new("ha-pg-kill").unwrap();
-    let mut cluster = Cluster::new(&kit, agent_binary(), 3, Timings::DEFAULT).unwrap();
-    cluster.start_all(&kit).unwrap();
-    let writes = cluster.write_connstr();
-    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
-        create_probe_table(&writes).await.ok()
-    })
-    .await
-    .unwrap();
-    let leader = healthy(&cluster, 1, Duration::from_secs(90)).await;
+    let (cluster, _writes, leader) = up(&kit, Timings::DEFAULT).await;
     let watcher = Watcher::start(cluster.nodes.iter().map(|n| n.connstr()).collect());
     let replica = (leader + 1) % 3;
     for (victim, role) in [(replica, "replica"), (leader, "primary")] {

@@ -5,8 +5,8 @@
 //!
 //! `cargo run --release -p ferroni-dcs --example idle_cluster -- <etcd host:port> <loop_wait s> <cycles> [leader|replica|cluster]`
 
-use ferroni_dcs::etcd3::{Etcd3, Etcd3Options};
-use ferroni_dcs::{Dcs, DcsSettings};
+use ferroni_dcs::etcd3::Etcd3;
+use ferroni_dcs::{Dcs, DcsSettings, EtcdOptions};
 use ferroni_model::{KeyLayout, Member, Status};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -61,9 +61,9 @@ async fn agent(endpoint: &str, name: &str, loop_wait: Duration) -> Arc<dyn Dcs> 
         retry_timeout: Duration::from_secs(10),
         loop_wait,
     };
-    let options = Etcd3Options {
+    let options = EtcdOptions {
         endpoints: vec![format!("http://{endpoint}")],
-        ..Etcd3Options::default()
+        ..EtcdOptions::default()
     };
     Arc::new(Etcd3::connect(&options, settings).await.expect("connect"))
 }

@@ -3,6 +3,17 @@
 
 use ferroni_config::dcs_sections::Etcd;
 
+/// How a client reaches etcd (either API): endpoint URLs, credentials and TLS files.
+#[derive(Debug, Clone, Default)]
+pub struct EtcdOptions {
+    pub endpoints: Vec<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub cacert: Option<String>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+}
+
 /// Endpoint URLs, or the reason there are none.
 pub fn endpoint_urls(etcd: &Etcd) -> Result<Vec<String>, String> {
     let scheme = match etcd.protocol.as_deref() {

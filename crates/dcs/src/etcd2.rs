@@ -6,30 +6,19 @@
 mod wire;
 
 use crate::retry::retry;
-use crate::{Dcs, DcsError, DcsSettings};
+use crate::{Dcs, DcsError, DcsSettings, EtcdOptions};
 use async_trait::async_trait;
-use ferroni_model::{Cluster, Failover, History, KeyLayout, Member, Status, SyncState, Version};
+use ferroni_model::{Cluster, KeyLayout, Member, Version};
 use reqwest::{Method, StatusCode};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 pub use wire::parse_keys_response;
 
-/// How a client reaches etcd's v2 API.
-#[derive(Debug, Clone, Default)]
-pub struct Etcd2Options {
-    pub endpoints: Vec<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub cacert: Option<String>,
-    pub cert: Option<String>,
-    pub key: Option<String>,
-}
-
 /// An etcd v2 backend for one agent.
 pub struct Etcd2 {
     http: reqwest::Client,
-    options: Etcd2Options,
+    options: EtcdOptions,
     settings: DcsSettings,
     /// The endpoint that answered last; requests start there.
     current: AtomicUsize,
@@ -66,7 +55,7 @@ impl Answer {
 
 impl Etcd2 {
     /// A client for `options.endpoints`; no request is made until the first operation.
-    pub fn new(options: Etcd2Options, settings: DcsSettings) -> Result<Etcd2, DcsError> {
+    pub fn new(options: EtcdOptions, settings: DcsSettings) -> Result<Etcd2, DcsError> {
         let mut builder = reqwest::Client::builder().connect_timeout(settings.request_timeout());
         let read = |path: &str| {
             std::fs::read(path).map_err(|e| DcsError::Refused(format!("cannot read {path}: {e}")))
@@ -235,16 +224,21 @@ impl Etcd2 {
             ))),
         }
     }
-
-    async fn plain_put(&self, key: &str, value: &str) -> Result<(), DcsError> {
-        self.compare_and_put(key, value, None).await.map(|_| ())
-    }
 }
 
 #[async_trait]
 impl Dcs for Etcd2 {
     fn layout(&self) -> &KeyLayout {
         &self.settings.layout
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        value: &str,
+        version: Option<Version>,
+    ) -> Result<Version, DcsError> {
+        self.compare_and_put(key, value, version).await
     }
 
     async fn get_cluster(&self) -> Result<Cluster, DcsError> {
@@ -335,38 +329,6 @@ impl Dcs for Etcd2 {
             .map(|_| ())
     }
 
-    async fn set_config(
-        &self,
-        config: &Map<String, Value>,
-        version: Option<Version>,
-    ) -> Result<Version, DcsError> {
-        let value = Value::Object(config.clone()).to_string();
-        self.compare_and_put(&self.settings.layout.config(), &value, version)
-            .await
-    }
-
-    async fn set_failover(
-        &self,
-        failover: &Failover,
-        version: Option<Version>,
-    ) -> Result<Version, DcsError> {
-        self.compare_and_put(
-            &self.settings.layout.failover(),
-            &failover.encode(),
-            version,
-        )
-        .await
-    }
-
-    async fn set_sync(
-        &self,
-        sync: &SyncState,
-        version: Option<Version>,
-    ) -> Result<Version, DcsError> {
-        self.compare_and_put(&self.settings.layout.sync(), &sync.encode(), version)
-            .await
-    }
-
     async fn delete_sync(&self, version: Option<Version>) -> Result<(), DcsError> {
         let key = self.settings.layout.sync();
         let query: Vec<(&str, String)> = version
@@ -377,24 +339,6 @@ impl Dcs for Etcd2 {
         } else {
             Err(DcsError::Conflict(key))
         }
-    }
-
-    async fn set_history(&self, history: &History) -> Result<(), DcsError> {
-        self.plain_put(&self.settings.layout.history(), &history.encode())
-            .await
-    }
-
-    async fn set_status(&self, status: &Status) -> Result<(), DcsError> {
-        self.plain_put(&self.settings.layout.status(), &status.encode())
-            .await
-    }
-
-    async fn set_failsafe(&self, failsafe: &Map<String, Value>) -> Result<(), DcsError> {
-        self.plain_put(
-            &self.settings.layout.failsafe(),
-            &Value::Object(failsafe.clone()).to_string(),
-        )
-        .await
     }
 
     async fn delete_cluster(&self) -> Result<(), DcsError> {

@@ -6,33 +6,19 @@
 mod cache;
 
 use crate::retry::retry;
-use crate::{Dcs, DcsError, DcsSettings};
+use crate::{Dcs, DcsError, DcsSettings, EtcdOptions};
 use async_trait::async_trait;
 use cache::Cache;
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, LeaseKeepAliveStream,
     LeaseKeeper, PutOptions, Txn, TxnOp,
 };
-use ferroni_model::{
-    Cluster, Failover, History, KeyLayout, Member, RawKv, Status, SyncState, Version,
-};
-use serde_json::{Map, Value};
+use ferroni_model::{Cluster, KeyLayout, Member, RawKv, Version};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-
-/// How a client reaches etcd: endpoint URLs and optional credentials and TLS files.
-#[derive(Debug, Clone, Default)]
-pub struct Etcd3Options {
-    pub endpoints: Vec<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub cacert: Option<String>,
-    pub cert: Option<String>,
-    pub key: Option<String>,
-}
 
 /// Maps etcd-client's errors onto the branches callers take.
 pub(crate) fn map_err(e: etcd_client::Error) -> DcsError {
@@ -86,7 +72,7 @@ impl Drop for Etcd3 {
 
 impl Etcd3 {
     /// Connects to etcd and starts the watch that keeps the cluster cache current.
-    pub async fn connect(options: &Etcd3Options, settings: DcsSettings) -> Result<Etcd3, DcsError> {
+    pub async fn connect(options: &EtcdOptions, settings: DcsSettings) -> Result<Etcd3, DcsError> {
         let mut connect = ConnectOptions::new()
             .with_connect_timeout(settings.request_timeout())
             .with_timeout(settings.request_timeout())
@@ -286,7 +272,7 @@ impl Etcd3 {
     }
 }
 
-fn tls_options(options: &Etcd3Options) -> Result<etcd_client::TlsOptions, DcsError> {
+fn tls_options(options: &EtcdOptions) -> Result<etcd_client::TlsOptions, DcsError> {
     let read = |path: &str| {
         std::fs::read(path).map_err(|e| DcsError::Refused(format!("cannot read {path}: {e}")))
     };
@@ -304,6 +290,19 @@ fn tls_options(options: &Etcd3Options) -> Result<etcd_client::TlsOptions, DcsErr
 impl Dcs for Etcd3 {
     fn layout(&self) -> &KeyLayout {
         &self.settings.layout
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        value: &str,
+        version: Option<Version>,
+    ) -> Result<Version, DcsError> {
+        self.compare_and_put(key, value, version).await
+    }
+
+    async fn write_if_changed(&self, key: &str, value: &str) -> Result<(), DcsError> {
+        self.put_if_changed(key, value).await
     }
 
     async fn get_cluster(&self) -> Result<Cluster, DcsError> {
@@ -432,38 +431,6 @@ impl Dcs for Etcd3 {
         .map(|_| ())
     }
 
-    async fn set_config(
-        &self,
-        config: &Map<String, Value>,
-        version: Option<Version>,
-    ) -> Result<Version, DcsError> {
-        let value = Value::Object(config.clone()).to_string();
-        self.compare_and_put(&self.settings.layout.config(), &value, version)
-            .await
-    }
-
-    async fn set_failover(
-        &self,
-        failover: &Failover,
-        version: Option<Version>,
-    ) -> Result<Version, DcsError> {
-        self.compare_and_put(
-            &self.settings.layout.failover(),
-            &failover.encode(),
-            version,
-        )
-        .await
-    }
-
-    async fn set_sync(
-        &self,
-        sync: &SyncState,
-        version: Option<Version>,
-    ) -> Result<Version, DcsError> {
-        self.compare_and_put(&self.settings.layout.sync(), &sync.encode(), version)
-            .await
-    }
-
     async fn delete_sync(&self, version: Option<Version>) -> Result<(), DcsError> {
         let key = self.settings.layout.sync();
         let compare = version
@@ -476,22 +443,6 @@ impl Dcs for Etcd3 {
         } else {
             Err(DcsError::Conflict(key))
         }
-    }
-
-    async fn set_history(&self, history: &History) -> Result<(), DcsError> {
-        self.put_if_changed(&self.settings.layout.history(), &history.encode())
-            .await
-    }
-
-    async fn set_status(&self, status: &Status) -> Result<(), DcsError> {
-        self.put_if_changed(&self.settings.layout.status(), &status.encode())
-            .await
-    }
-
-    async fn set_failsafe(&self, failsafe: &Map<String, Value>) -> Result<(), DcsError> {
-        let value = Value::Object(failsafe.clone()).to_string();
-        self.put_if_changed(&self.settings.layout.failsafe(), &value)
-            .await
     }
 
     async fn delete_cluster(&self) -> Result<(), DcsError> {

@@ -17,6 +17,7 @@ pub mod memory;
 pub mod retry;
 pub mod settings;
 
+pub use endpoints::EtcdOptions;
 pub use error::DcsError;
 pub use settings::DcsSettings;
 
@@ -53,38 +54,73 @@ pub trait Dcs: Send + Sync {
     /// Deletes `initialize` (a failed bootstrap).
     async fn cancel_initialization(&self) -> Result<(), DcsError>;
 
+    /// Writes a plain key (no lease); with a version, only if the key is still at that version.
+    /// Returns the new version, or [`DcsError::Conflict`].
+    async fn write(
+        &self,
+        key: &str,
+        value: &str,
+        version: Option<Version>,
+    ) -> Result<Version, DcsError>;
+
+    /// Writes a plain key unless it already holds `value` (backends with a cache skip the request).
+    async fn write_if_changed(&self, key: &str, value: &str) -> Result<(), DcsError> {
+        self.write(key, value, None).await.map(|_| ())
+    }
+
     /// Writes `config`; with a version, only if unchanged since. Returns the new version.
     async fn set_config(
         &self,
         config: &Map<String, Value>,
         version: Option<Version>,
-    ) -> Result<Version, DcsError>;
+    ) -> Result<Version, DcsError> {
+        let value = Value::Object(config.clone()).to_string();
+        self.write(&self.layout().config(), &value, version).await
+    }
 
     /// Writes `failover`; with a version, only if unchanged since.
     async fn set_failover(
         &self,
         failover: &Failover,
         version: Option<Version>,
-    ) -> Result<Version, DcsError>;
+    ) -> Result<Version, DcsError> {
+        self.write(&self.layout().failover(), &failover.encode(), version)
+            .await
+    }
 
     /// Writes `sync`; with a version, only if unchanged since.
     async fn set_sync(
         &self,
         sync: &SyncState,
         version: Option<Version>,
-    ) -> Result<Version, DcsError>;
+    ) -> Result<Version, DcsError> {
+        self.write(&self.layout().sync(), &sync.encode(), version)
+            .await
+    }
 
     /// Deletes `sync`; with a version, only if unchanged since.
     async fn delete_sync(&self, version: Option<Version>) -> Result<(), DcsError>;
 
     /// Writes `history`.
-    async fn set_history(&self, history: &History) -> Result<(), DcsError>;
+    async fn set_history(&self, history: &History) -> Result<(), DcsError> {
+        self.write_if_changed(&self.layout().history(), &history.encode())
+            .await
+    }
 
     /// Writes `status`.
-    async fn set_status(&self, status: &Status) -> Result<(), DcsError>;
+    async fn set_status(&self, status: &Status) -> Result<(), DcsError> {
+        self.write_if_changed(&self.layout().status(), &status.encode())
+            .await
+    }
 
     /// Writes `failsafe`.
-    async fn set_failsafe(&self, failsafe: &Map<String, Value>) -> Result<(), DcsError>;
+    async fn set_failsafe(&self, failsafe: &Map<String, Value>) -> Result<(), DcsError> {
+        self.write_if_changed(
+            &self.layout().failsafe(),
+            &Value::Object(failsafe.clone()).to_string(),
+        )
+        .await
+    }
 
     /// Deletes every key of the cluster (`ferronictl remove`).
     async fn delete_cluster(&self) -> Result<(), DcsError>;
@@ -118,25 +154,17 @@ pub async fn connect(
     let endpoints = endpoints::endpoint_urls(etcd).map_err(DcsError::Refused)?;
     let username = etcd.username.clone();
     let password = etcd.password.as_ref().map(|p| p.expose().to_string());
+    let options = EtcdOptions {
+        endpoints,
+        username,
+        password,
+        cacert: etcd.cacert.clone(),
+        cert: etcd.cert.clone(),
+        key: etcd.key.clone(),
+    };
     if kind == Some(DcsKind::Etcd3) {
-        let options = etcd3::Etcd3Options {
-            endpoints,
-            username,
-            password,
-            cacert: etcd.cacert.clone(),
-            cert: etcd.cert.clone(),
-            key: etcd.key.clone(),
-        };
         Ok(Box::new(etcd3::Etcd3::connect(&options, settings).await?))
     } else {
-        let options = etcd2::Etcd2Options {
-            endpoints,
-            username,
-            password,
-            cacert: etcd.cacert.clone(),
-            cert: etcd.cert.clone(),
-            key: etcd.key.clone(),
-        };
         Ok(Box::new(etcd2::Etcd2::new(options, settings)?))
     }
 }

@@ -4,10 +4,7 @@
 
 use crate::{Dcs, DcsError, DcsSettings};
 use async_trait::async_trait;
-use ferroni_model::{
-    Cluster, Failover, History, KeyLayout, Member, RawKv, Status, SyncState, Version,
-};
-use serde_json::{Map, Value};
+use ferroni_model::{Cluster, KeyLayout, Member, RawKv, Version};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -149,17 +146,21 @@ impl MemoryDcs {
         }
         Ok(self.store.put(&mut state, key, value, None))
     }
-
-    fn plain_put(&self, key: &str, value: &str) {
-        let mut state = self.store.lock();
-        self.store.put(&mut state, key, value, None);
-    }
 }
 
 #[async_trait]
 impl Dcs for MemoryDcs {
     fn layout(&self) -> &KeyLayout {
         &self.settings.layout
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        value: &str,
+        version: Option<Version>,
+    ) -> Result<Version, DcsError> {
+        self.cas(key, value, version)
     }
 
     async fn get_cluster(&self) -> Result<Cluster, DcsError> {
@@ -253,38 +254,6 @@ impl Dcs for MemoryDcs {
         Ok(())
     }
 
-    async fn set_config(
-        &self,
-        config: &Map<String, Value>,
-        version: Option<Version>,
-    ) -> Result<Version, DcsError> {
-        let value = serde_json::to_string(config).map_err(|e| DcsError::Malformed {
-            key: self.settings.layout.config(),
-            reason: e.to_string(),
-        })?;
-        self.cas(&self.settings.layout.config(), &value, version)
-    }
-
-    async fn set_failover(
-        &self,
-        failover: &Failover,
-        version: Option<Version>,
-    ) -> Result<Version, DcsError> {
-        self.cas(
-            &self.settings.layout.failover(),
-            &failover.encode(),
-            version,
-        )
-    }
-
-    async fn set_sync(
-        &self,
-        sync: &SyncState,
-        version: Option<Version>,
-    ) -> Result<Version, DcsError> {
-        self.cas(&self.settings.layout.sync(), &sync.encode(), version)
-    }
-
     async fn delete_sync(&self, version: Option<Version>) -> Result<(), DcsError> {
         let key = self.settings.layout.sync();
         let mut state = self.store.lock();
@@ -294,24 +263,6 @@ impl Dcs for MemoryDcs {
             return Err(DcsError::Conflict(key));
         }
         self.store.delete(&mut state, &key);
-        Ok(())
-    }
-
-    async fn set_history(&self, history: &History) -> Result<(), DcsError> {
-        self.plain_put(&self.settings.layout.history(), &history.encode());
-        Ok(())
-    }
-
-    async fn set_status(&self, status: &Status) -> Result<(), DcsError> {
-        self.plain_put(&self.settings.layout.status(), &status.encode());
-        Ok(())
-    }
-
-    async fn set_failsafe(&self, failsafe: &Map<String, Value>) -> Result<(), DcsError> {
-        self.plain_put(
-            &self.settings.layout.failsafe(),
-            &Value::Object(failsafe.clone()).to_string(),
-        );
         Ok(())
     }
 
@@ -342,6 +293,7 @@ impl Dcs for MemoryDcs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferroni_model::{Failover, SyncState};
 
     fn agent(store: &Arc<MemoryStore>, name: &str) -> MemoryDcs {
         MemoryDcs::new(

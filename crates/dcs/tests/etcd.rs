@@ -2,8 +2,9 @@
 //! cannot be taken back; compare-and-set conflicts are conflicts; a three-member etcd survives
 //! losing the member in use; a watch wakes an idle agent quickly.
 
-use ferroni_dcs::etcd2::{Etcd2, Etcd2Options, parse_keys_response};
-use ferroni_dcs::etcd3::{Etcd3, Etcd3Options};
+use ferroni_dcs::EtcdOptions;
+use ferroni_dcs::etcd2::{Etcd2, parse_keys_response};
+use ferroni_dcs::etcd3::Etcd3;
 use ferroni_dcs::{Dcs, DcsError, DcsSettings};
 use ferroni_model::{Cluster, Failover, KeyLayout, Member, Status, SyncState, Version};
 use ferroni_testkit::{Etcd, EtcdCluster, Kit};
@@ -31,9 +32,9 @@ async fn client(api: Api, endpoints: &[String], settings: DcsSettings) -> Arc<dy
     let endpoints: Vec<String> = endpoints.iter().map(|e| format!("http://{e}")).collect();
     match api {
         Api::V3 => {
-            let options = Etcd3Options {
+            let options = EtcdOptions {
                 endpoints,
-                ..Etcd3Options::default()
+                ..EtcdOptions::default()
             };
             Arc::new(
                 Etcd3::connect(&options, settings)
@@ -42,9 +43,9 @@ async fn client(api: Api, endpoints: &[String], settings: DcsSettings) -> Arc<dy
             )
         }
         Api::V2 => {
-            let options = Etcd2Options {
+            let options = EtcdOptions {
                 endpoints,
-                ..Etcd2Options::default()
+                ..EtcdOptions::default()
             };
             Arc::new(Etcd2::new(options, settings).expect("etcd2 client builds"))
         }
