@@ -47,6 +47,10 @@ pub struct Runtime {
     starting_since: Option<Millis>,
     last_observation: Option<Observation>,
     last_role: &'static str,
+    /// What the REST API answers from.
+    state: tokio::sync::watch::Sender<ferroni_api::NodeState>,
+    /// Unix time of the last successful DCS read.
+    dcs_last_seen: u64,
 }
 
 /// The member a `host:port` upstream is, from its key.
@@ -54,6 +58,13 @@ fn upstream_of(cluster: &Cluster, name: &str) -> Option<Upstream> {
     let m = cluster.member(name)?;
     let (host, port) = host_port(&m.data.conn_url)?;
     Some(Upstream { host, port })
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// `X/Y` → bytes.
@@ -94,6 +105,8 @@ impl Runtime {
             starting_since: None,
             last_observation: None,
             last_role: "uninitialized",
+            state: tokio::sync::watch::channel(ferroni_api::NodeState::default()).0,
+            dcs_last_seen: 0,
         })
     }
 
@@ -134,11 +147,12 @@ impl Runtime {
             }
         }
         let listen = &self.loaded.config.restapi.listen;
+        let receiver = self.state.subscribe();
         let listener = ferroni_api::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         tokio::spawn(async move {
-            if let Err(e) = ferroni_api::serve(listener).await {
+            if let Err(e) = ferroni_api::serve(listener, receiver).await {
                 tracing::error!("the REST API stopped: {e}");
             }
         });
@@ -361,7 +375,11 @@ impl Runtime {
         self.memo = decision.memo.clone();
         let next = self.act(&decision, cluster.as_ref(), &input).await;
         if let Some(c) = &cluster {
+            self.dcs_last_seen = unix_now();
             self.publish(c, &input).await;
+        } else {
+            // Without the DCS the lock cannot be proven: never answer "primary".
+            self.state.send_modify(|s| s.holds_lock = false);
         }
         next
     }
@@ -522,6 +540,12 @@ impl Runtime {
                 }
             }
             Action::Demote(mode) => {
+                // Health checks say "not primary" before PostgreSQL starts to stop, so no proxy
+                // routes a write to a node that is demoting.
+                self.state.send_modify(|s| {
+                    s.holds_lock = false;
+                    s.pg.role = "demoted".into();
+                });
                 self.tasks.cancel();
                 let stop = if matches!(mode, DemoteMode::Offline | DemoteMode::Graceful) {
                     StopMode::Fast
@@ -605,6 +629,7 @@ impl Runtime {
             &mut self.last_role,
             self.tasks.busy(),
         );
+        self.publish_state(cluster, input, &member);
         if let Err(e) = self.dcs.touch_member(&member).await {
             tracing::error!("failed to update member key: {e}");
         }
@@ -624,6 +649,69 @@ impl Runtime {
                 tracing::warn!("could not update replication slots: {e}");
             }
         }
+    }
+
+    /// The state the REST API answers from.
+    fn publish_state(&self, cluster: &Cluster, input: &Input, member: &ferroni_model::Member) {
+        let o = self.last_observation.as_ref();
+        let primary = o.is_some_and(|o| !o.in_recovery);
+        let config = &self.loaded.config;
+        let sync = cluster
+            .sync
+            .as_ref()
+            .map(|s| &s.value)
+            .filter(|s| s.matches(&self.me.name));
+        let quorum_mode = self.dynamic.synchronous_mode == ferroni_config::SyncMode::Quorum;
+        let state = ferroni_api::NodeState {
+            name: self.me.name.clone(),
+            scope: config.scope.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            pg: ferroni_api::PgStatus {
+                state: member.state.clone(),
+                role: member.role.clone(),
+                postmaster_start_time: o.and_then(|o| o.postmaster_start_time.clone()),
+                server_version: o.and_then(|o| o.server_version),
+                location: o.filter(|_| primary).map(|o| o.wal_position),
+                received_location: o.filter(|_| !primary).and_then(|o| o.receive_lsn),
+                replayed_location: o.filter(|_| !primary).and_then(|o| o.replay_lsn),
+                timeline: member.timeline,
+                replication_state: member.replication_state.clone(),
+                replication: o
+                    .map(|o| {
+                        o.replication
+                            .iter()
+                            .map(|r| ferroni_api::ReplicationRow {
+                                usename: r.usename.clone(),
+                                application_name: r.application_name.clone(),
+                                client_addr: r.client_addr.clone(),
+                                state: r.state.clone(),
+                                sync_state: r.sync_state.clone(),
+                                sync_priority: r.sync_priority,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                ..ferroni_api::PgStatus::default()
+            },
+            holds_lock: cluster.leader_name() == Some(self.me.name.as_str())
+                && input.lock == LockRenewal::Renewed,
+            paused: self.dynamic.pause,
+            cluster_unlocked: cluster.leader.is_none(),
+            dcs_last_seen: self.dcs_last_seen,
+            last_cycle: unix_now(),
+            ttl: self.dynamic.ttl.into(),
+            maximum_lag_on_failover: u64::try_from(self.dynamic.maximum_lag_on_failover)
+                .unwrap_or(0),
+            cluster_optime: cluster.status.as_ref().map_or(0, |s| s.optime),
+            tags: member.tags.clone().unwrap_or_default(),
+            database_system_identifier: match &input.pg.data {
+                DataDir::Initialized { sysid } => Some(sysid.clone()),
+                _ => None,
+            },
+            sync_standby: sync.is_some() && !quorum_mode,
+            quorum_standby: sync.is_some() && quorum_mode,
+        };
+        self.state.send_replace(state);
     }
 
     /// The physical slots a primary keeps: one per other member.

@@ -1,30 +1,22 @@
-//! ferroni-api owns the REST API: Patroni's endpoints, status codes and JSON, served from the
-//! state the agent publishes each cycle.
+//! ferroni-api owns the REST API: Patroni's endpoints, status codes and JSON, answered from the
+//! state the agent publishes each cycle (never a SQL or DCS request per probe).
 //!
-//! Today it serves `GET /liveness` only — what another agent with the same name asks before it
-//! starts (Patroni's unique-name check). The other endpoints arrive with issue #5.
+//! - [`state`]: [`NodeState`], what the agent publishes.
+//! - [`health`]: the status code of every health check (pure).
+//! - [`status`]: the `/patroni` JSON.
+//! - [`json`]: Python's `json.dumps` separators.
+//! - [`server`]: the HTTP server (axum).
+//!
+//! Today: the health checks (`/`, `/primary`, `/leader`, `/replica`, `/read-only`, `/health`,
+//! `/sync`, `/quorum`, `/async`, … with `lag`, `replication_state`, `tag_*`), `/liveness`,
+//! `/readiness` and `/patroni`. `/cluster`, `/history`, `/config`, `/metrics`, `/failsafe` and the
+//! mutating endpoints arrive with the rest of issue #5.
 
-use axum::Router;
-use axum::http::StatusCode;
-use axum::routing::get;
-use tokio::net::TcpListener;
+pub mod health;
+pub mod json;
+pub mod server;
+pub mod state;
+pub mod status;
 
-/// The routes served today.
-pub fn router() -> Router {
-    Router::new().route("/liveness", get(|| async { StatusCode::OK }))
-}
-
-/// Binds `listen` (`host:port`; `*` and an empty host mean every address).
-pub async fn bind(listen: &str) -> std::io::Result<TcpListener> {
-    let (host, port) = listen.rsplit_once(':').unwrap_or((listen, "8008"));
-    let host = match host.trim() {
-        "" | "*" => "0.0.0.0",
-        h => h.trim_start_matches('[').trim_end_matches(']'),
-    };
-    TcpListener::bind((host, port.trim().parse::<u16>().unwrap_or(8008))).await
-}
-
-/// Serves the API on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router()).await
-}
+pub use server::{bind, serve};
+pub use state::{NodeState, PgStatus, ReplicationRow};

@@ -82,6 +82,22 @@ pub struct Observation {
     pub receive_lsn: Option<u64>,
     pub replay_lsn: Option<u64>,
     pub slots: Vec<String>,
+    /// `2026-11-23 17:14:07.391574+00:00`, as Patroni prints it.
+    pub postmaster_start_time: Option<String>,
+    pub server_version: Option<u32>,
+    /// Primary: its replication connections.
+    pub replication: Vec<ReplicationConn>,
+}
+
+/// One row of `pg_stat_replication`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReplicationConn {
+    pub usename: String,
+    pub application_name: String,
+    pub client_addr: Option<String>,
+    pub state: String,
+    pub sync_state: String,
+    pub sync_priority: i64,
 }
 
 /// The state of the data directory.
@@ -449,11 +465,44 @@ impl LocalPostgres {
         Ok(client)
     }
 
-    /// Role, timeline and WAL positions; `None` when the server does not answer.
+    /// Role, timeline, WAL positions and, on a primary, its replication connections; `None` when
+    /// the server does not answer.
     pub async fn observe(&self) -> Option<Observation> {
         let client = self.connect().await.ok()?;
         let row = client.query_one(sql::OBSERVE, &[]).await.ok()?;
-        observation(&row)
+        let mut o = observation(&row)?;
+        if !o.in_recovery
+            && let Ok(rows) = client.query(sql::REPLICATION, &[]).await
+        {
+            o.replication = rows
+                .iter()
+                .map(|r| ReplicationConn {
+                    usename: r
+                        .try_get::<_, Option<String>>(0)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default(),
+                    application_name: r
+                        .try_get::<_, Option<String>>(1)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default(),
+                    client_addr: r.try_get::<_, Option<String>>(2).ok().flatten(),
+                    state: r
+                        .try_get::<_, Option<String>>(3)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default(),
+                    sync_state: r
+                        .try_get::<_, Option<String>>(4)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default(),
+                    sync_priority: r.try_get::<_, Option<i64>>(5).ok().flatten().unwrap_or(0),
+                })
+                .collect();
+        }
+        Some(o)
     }
 
     /// Promotes the local standby and waits until it is a primary.
@@ -618,6 +667,16 @@ fn observation(row: &tokio_postgres::Row) -> Option<Observation> {
         receive_lsn: receive,
         replay_lsn: replay,
         slots,
+        postmaster_start_time: row
+            .try_get::<_, Option<String>>("postmaster_start_time")
+            .ok()
+            .flatten(),
+        server_version: row
+            .try_get::<_, Option<i32>>("server_version")
+            .ok()
+            .flatten()
+            .and_then(|v| u32::try_from(v).ok()),
+        replication: Vec::new(),
     })
 }
 

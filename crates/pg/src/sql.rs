@@ -12,7 +12,13 @@ pub const OBSERVE: &str = "SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
           ELSE pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_flush_lsn(), '0/0')::bigint END AS flush_lsn, \
      pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(), '0/0')::bigint AS receive_lsn, \
      pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_replay_lsn(), '0/0')::bigint AS replay_lsn, \
-     (SELECT pg_catalog.string_agg(slot_name, ',') FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical') AS slots";
+     (SELECT pg_catalog.string_agg(slot_name, ',') FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical') AS slots, \
+     pg_catalog.to_char(pg_catalog.pg_postmaster_start_time() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00' AS postmaster_start_time, \
+     pg_catalog.current_setting('server_version_num')::int AS server_version";
+
+/// The replication connections of a primary, as `/patroni` lists them.
+pub const REPLICATION: &str = "SELECT usename::text, application_name, pg_catalog.host(client_addr), state, sync_state, sync_priority::bigint \
+     FROM pg_catalog.pg_stat_replication ORDER BY application_name";
 
 /// Promotes a standby and waits (up to 60 s) for it to finish.
 pub const PROMOTE: &str = "SELECT pg_catalog.pg_promote(true, 60)";

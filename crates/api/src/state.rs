@@ -1,0 +1,65 @@
+//! What the agent publishes for the REST API after every cycle (and before a demotion): health
+//! checks are answered from it, without touching PostgreSQL or the DCS.
+
+use serde_json::{Map, Value};
+
+/// One row of `pg_stat_replication`, as `/patroni` reports it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReplicationRow {
+    pub usename: String,
+    pub application_name: String,
+    pub client_addr: Option<String>,
+    pub state: String,
+    pub sync_state: String,
+    pub sync_priority: i64,
+}
+
+/// The local PostgreSQL as last observed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PgStatus {
+    /// `running`, `starting`, `stopped`, `creating replica`, …
+    pub state: String,
+    /// `primary`, `replica`, `uninitialized`, `demoted`.
+    pub role: String,
+    pub postmaster_start_time: Option<String>,
+    pub server_version: Option<u32>,
+    /// Primary: flush LSN.
+    pub location: Option<u64>,
+    /// Replica: received and replayed LSNs, replay timestamp, replay paused.
+    pub received_location: Option<u64>,
+    pub replayed_location: Option<u64>,
+    pub replayed_timestamp: Option<String>,
+    pub replay_paused: bool,
+    pub timeline: Option<u64>,
+    /// `streaming` or `in archive recovery` (replicas).
+    pub replication_state: Option<String>,
+    pub replication: Vec<ReplicationRow>,
+    pub pending_restart: bool,
+}
+
+/// The published state of this node.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NodeState {
+    pub name: String,
+    pub scope: String,
+    pub version: String,
+    pub pg: PgStatus,
+    /// This node holds the leader lock (and PostgreSQL is, or is becoming, primary).
+    pub holds_lock: bool,
+    pub paused: bool,
+    /// The cluster has no leader.
+    pub cluster_unlocked: bool,
+    /// Unix time of the last successful DCS read.
+    pub dcs_last_seen: u64,
+    /// Unix time the last HA cycle started (for `/liveness`).
+    pub last_cycle: u64,
+    pub ttl: u64,
+    pub maximum_lag_on_failover: u64,
+    /// The leader's last WAL position (`/status` optime).
+    pub cluster_optime: u64,
+    pub tags: Map<String, Value>,
+    pub database_system_identifier: Option<String>,
+    /// This node is a synchronous / quorum standby according to `/sync`.
+    pub sync_standby: bool,
+    pub quorum_standby: bool,
+}
