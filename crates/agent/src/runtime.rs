@@ -11,8 +11,8 @@ use ferroni_ha::{
     Action, DataDir, DcsView, Decision, DemoteMode, Input, LockRenewal, Me, Memo, Millis,
     PeerReport, PgState, PgView, Running, TaskKind, decide,
 };
+use ferroni_model::member::host_port;
 use ferroni_model::{Cluster, History, HistoryEntry};
-use ferroni_pg::conninfo::host_port;
 use ferroni_pg::local::{DataDirState, LocalPostgres, Observation, Recovery, StopMode, Upstream};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -710,6 +710,7 @@ impl Runtime {
             },
             sync_standby: sync.is_some() && !quorum_mode,
             quorum_standby: sync.is_some() && quorum_mode,
+            cluster: Some(cluster.clone()),
         };
         self.state.send_replace(state);
     }

@@ -4,14 +4,16 @@
 //! - [`state`]: [`NodeState`], what the agent publishes.
 //! - [`health`]: the status code of every health check (pure).
 //! - [`status`]: the `/patroni` JSON.
+//! - [`cluster_view`]: `/cluster`, `/history`, `/config` from the DCS view.
 //! - [`json`]: Python's `json.dumps` separators.
 //! - [`server`]: the HTTP server (axum).
 //!
 //! Today: the health checks (`/`, `/primary`, `/leader`, `/replica`, `/read-only`, `/health`,
 //! `/sync`, `/quorum`, `/async`, … with `lag`, `replication_state`, `tag_*`), `/liveness`,
-//! `/readiness` and `/patroni`. `/cluster`, `/history`, `/config`, `/metrics`, `/failsafe` and the
+//! `/readiness`, `/patroni`, `/cluster`, `/history` and `/config`. `/metrics`, `/failsafe` and the
 //! mutating endpoints arrive with the rest of issue #5.
 
+pub mod cluster_view;
 pub mod health;
 pub mod json;
 pub mod server;

@@ -1,5 +1,6 @@
 //! The HTTP server: every request is answered from the latest published [`NodeState`].
 
+use crate::cluster_view::{cluster_body, config_body, history_body};
 use crate::health::{Method, status_code};
 use crate::state::NodeState;
 use crate::status::status_json;
@@ -43,8 +44,15 @@ async fn handle(State(state): State<watch::Receiver<NodeState>>, request: Reques
     let code = status_code(method, first, uri.query().unwrap_or(""), &node);
     // Liveness and readiness answer with a status line only, like Patroni.
     let with_body = method == Method::Get && !matches!(first, "liveness" | "readiness");
-    let mut response = if with_body {
-        let mut r = Response::new(Body::from(status_json(&node)));
+    let body = match (first, node.cluster.as_ref()) {
+        ("cluster", Some(c)) => Some(cluster_body(c, &node.scope)),
+        ("history", Some(c)) => Some(history_body(c)),
+        ("config", Some(c)) => config_body(c),
+        ("cluster" | "history" | "config", None) => None,
+        _ => Some(status_json(&node)),
+    };
+    let mut response = if let (true, Some(body)) = (with_body, body) {
+        let mut r = Response::new(Body::from(body));
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

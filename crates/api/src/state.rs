@@ -62,4 +62,6 @@ pub struct NodeState {
     /// This node is a synchronous / quorum standby according to `/sync`.
     pub sync_standby: bool,
     pub quorum_standby: bool,
+    /// The cluster as last read from the DCS (for `/cluster`, `/history`, `/config`).
+    pub cluster: Option<ferroni_model::Cluster>,
 }

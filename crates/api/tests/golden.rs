@@ -1,7 +1,9 @@
 //! The health-check status codes and the `/patroni` body match what Patroni 4.1.5 answered for
 //! the same cluster state (`tests/fixtures/patroni-4.1.5/rest/healthy/`).
 
+use ferroni_api::cluster_view::{cluster_body, config_body, history_body};
 use ferroni_api::health::{Method, status_code};
+use ferroni_model::{Cluster, KeyLayout, RawKv, Version};
 use ferroni_api::status::status_json;
 use ferroni_api::{NodeState, PgStatus, ReplicationRow};
 use std::path::{Path, PathBuf};
@@ -26,6 +28,7 @@ fn row(name: &str) -> ReplicationRow {
 /// node1 (leader) and node2 (replica) as captured in the healthy state.
 fn healthy() -> (NodeState, NodeState) {
     let common = NodeState {
+        cluster: Some(dcs_cluster("healthy")),
         scope: "demo".into(),
         version: "4.1.5".into(),
         dcs_last_seen: 1795454057,
@@ -84,7 +87,42 @@ fn the_patroni_body_is_patronis_byte_for_byte() {
 }
 
 /// Endpoints whose GET is not served yet (issue #5): their rows are not compared.
-const NOT_YET: [&str; 5] = ["/cluster", "/history", "/config", "/metrics", "/failsafe"];
+const NOT_YET: [&str; 2] = ["/metrics", "/failsafe"];
+
+/// The cluster as captured in the DCS in `state` (`tests/fixtures/patroni-4.1.5/dcs/etcd3/<state>`).
+fn dcs_cluster(state: &str) -> Cluster {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/patroni-4.1.5/dcs/etcd3").join(state);
+    let mut kvs = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !name.starts_with('_') && !name.ends_with(".txt") {
+                let rel = path.strip_prefix(&dir).unwrap().to_str().unwrap().to_string();
+                let value = std::fs::read_to_string(&path).unwrap();
+                kvs.push(RawKv { key: format!("/service/demo/{rel}"), value, version: Version(1), lease: None });
+            }
+        }
+    }
+    let (cluster, warnings) = Cluster::from_kvs(&KeyLayout::new("service", "demo", None), kvs);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    cluster
+}
+
+#[test]
+fn cluster_history_and_config_bodies_are_patronis() {
+    let healthy = dcs_cluster("healthy");
+    assert_eq!(cluster_body(&healthy, "demo"), body("healthy/leader-cluster.http"));
+    assert_eq!(config_body(&healthy).unwrap(), body("healthy/leader-config.http"));
+    let history = dcs_cluster("history-runB");
+    assert_eq!(history_body(&history), body("history-runB/leader-history.http"));
+    assert_eq!(history_body(&healthy), "[]");
+    let scheduled = dcs_cluster("scheduled-switchover");
+    assert_eq!(cluster_body(&scheduled, "demo"), body("scheduled-switchover/leader-cluster.http"));
+}
 
 #[test]
 fn the_status_matrix_of_a_healthy_cluster() {

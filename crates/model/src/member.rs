@@ -68,6 +68,11 @@ impl Member {
         crate::compact(self)
     }
 
+    /// Host and port of `conn_url` (`postgres://host:port/db`), the port 5432 when absent.
+    pub fn host_port(&self) -> Option<(String, u16)> {
+        host_port(&self.conn_url)
+    }
+
     /// Whether a tag is set to `true`.
     pub fn tag_true(&self, tag: &str) -> bool {
         self.tags
@@ -75,5 +80,46 @@ impl Member {
             .and_then(|t| t.get(tag))
             .and_then(Value::as_bool)
             .unwrap_or(false)
+    }
+}
+
+/// Host and port of a `postgres://host:port/db` URL (the members' `conn_url`).
+pub fn host_port(conn_url: &str) -> Option<(String, u16)> {
+    let rest = conn_url
+        .strip_prefix("postgres://")
+        .or_else(|| conn_url.strip_prefix("postgresql://"))?;
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit('@').next()?;
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (h, p.parse().ok()?),
+        _ => (authority, 5432),
+    };
+    Some((
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+        port,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conn_urls() {
+        assert_eq!(
+            host_port("postgres://127.0.0.1:5541/postgres"),
+            Some(("127.0.0.1".into(), 5541))
+        );
+        assert_eq!(
+            host_port("postgres://u:p@db.example/postgres"),
+            Some(("db.example".into(), 5432))
+        );
+        assert_eq!(
+            host_port("postgres://[::1]:5433/postgres"),
+            Some(("::1".into(), 5433))
+        );
+        assert_eq!(host_port("mysql://x"), None);
     }
 }

@@ -1,5 +1,4 @@
-//! libpq connection strings as Patroni writes them (`primary_conninfo`), and parsing the members'
-//! `conn_url`.
+//! libpq connection strings as Patroni writes them (`primary_conninfo`).
 
 /// Keywords in the order Patroni writes them.
 const KEYWORDS: [&str; 19] = [
@@ -54,25 +53,6 @@ pub fn format_dsn(params: &[(&str, String)]) -> String {
         .join(" ")
 }
 
-/// Host and port of a `postgres://host:port/db` URL (the members' `conn_url`).
-pub fn host_port(conn_url: &str) -> Option<(String, u16)> {
-    let rest = conn_url
-        .strip_prefix("postgres://")
-        .or_else(|| conn_url.strip_prefix("postgresql://"))?;
-    let authority = rest.split('/').next()?;
-    let authority = authority.rsplit('@').next()?;
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (h, p.parse().ok()?),
-        _ => (authority, 5432),
-    };
-    Some((
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string(),
-        port,
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,22 +72,5 @@ mod tests {
             dsn,
             r"dbname=postgres user=replicator passfile=/tmp/pg\ pass host=127.0.0.1 application_name=node2"
         );
-    }
-
-    #[test]
-    fn conn_urls() {
-        assert_eq!(
-            host_port("postgres://127.0.0.1:5541/postgres"),
-            Some(("127.0.0.1".into(), 5541))
-        );
-        assert_eq!(
-            host_port("postgres://u:p@db.example/postgres"),
-            Some(("db.example".into(), 5432))
-        );
-        assert_eq!(
-            host_port("postgres://[::1]:5433/postgres"),
-            Some(("::1".into(), 5433))
-        );
-        assert_eq!(host_port("mysql://x"), None);
     }
 }
