@@ -101,18 +101,18 @@ pub fn cluster_as_json(cluster: &Cluster, scope: &str) -> Value {
     if paused {
         out.insert("pause".into(), json!(true));
     }
-    if let Some(f) = cluster.failover.as_ref().map(|f| &f.value) {
-        if let Some(at) = &f.scheduled_at {
-            let mut s = Map::new();
-            s.insert("at".into(), json!(at));
-            if let Some(l) = &f.leader {
-                s.insert("from".into(), json!(l));
-            }
-            if let Some(c) = &f.member {
-                s.insert("to".into(), json!(c));
-            }
-            out.insert("scheduled_switchover".into(), Value::Object(s));
+    if let Some(f) = cluster.failover.as_ref().map(|f| &f.value)
+        && let Some(at) = &f.scheduled_at
+    {
+        let mut s = Map::new();
+        s.insert("at".into(), json!(at));
+        if let Some(l) = &f.leader {
+            s.insert("from".into(), json!(l));
         }
+        if let Some(c) = &f.member {
+            s.insert("to".into(), json!(c));
+        }
+        out.insert("scheduled_switchover".into(), Value::Object(s));
     }
     out.insert("scope".into(), json!(scope));
     Value::Object(out)

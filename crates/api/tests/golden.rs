@@ -3,9 +3,9 @@
 
 use ferroni_api::cluster_view::{cluster_body, config_body, history_body};
 use ferroni_api::health::{Method, status_code};
-use ferroni_model::{Cluster, KeyLayout, RawKv, Version};
 use ferroni_api::status::status_json;
 use ferroni_api::{NodeState, PgStatus, ReplicationRow};
+use ferroni_model::{Cluster, KeyLayout, RawKv, Version};
 use std::path::{Path, PathBuf};
 
 fn rest(name: &str) -> PathBuf {
@@ -91,7 +91,9 @@ const NOT_YET: [&str; 2] = ["/metrics", "/failsafe"];
 
 /// The cluster as captured in the DCS in `state` (`tests/fixtures/patroni-4.1.5/dcs/etcd3/<state>`).
 fn dcs_cluster(state: &str) -> Cluster {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/patroni-4.1.5/dcs/etcd3").join(state);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/patroni-4.1.5/dcs/etcd3")
+        .join(state);
     let mut kvs = Vec::new();
     let mut stack = vec![dir.clone()];
     while let Some(d) = stack.pop() {
@@ -101,9 +103,19 @@ fn dcs_cluster(state: &str) -> Cluster {
             if path.is_dir() {
                 stack.push(path);
             } else if !name.starts_with('_') && !name.ends_with(".txt") {
-                let rel = path.strip_prefix(&dir).unwrap().to_str().unwrap().to_string();
+                let rel = path
+                    .strip_prefix(&dir)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string();
                 let value = std::fs::read_to_string(&path).unwrap();
-                kvs.push(RawKv { key: format!("/service/demo/{rel}"), value, version: Version(1), lease: None });
+                kvs.push(RawKv {
+                    key: format!("/service/demo/{rel}"),
+                    value,
+                    version: Version(1),
+                    lease: None,
+                });
             }
         }
     }
@@ -115,13 +127,25 @@ fn dcs_cluster(state: &str) -> Cluster {
 #[test]
 fn cluster_history_and_config_bodies_are_patronis() {
     let healthy = dcs_cluster("healthy");
-    assert_eq!(cluster_body(&healthy, "demo"), body("healthy/leader-cluster.http"));
-    assert_eq!(config_body(&healthy).unwrap(), body("healthy/leader-config.http"));
+    assert_eq!(
+        cluster_body(&healthy, "demo"),
+        body("healthy/leader-cluster.http")
+    );
+    assert_eq!(
+        config_body(&healthy).unwrap(),
+        body("healthy/leader-config.http")
+    );
     let history = dcs_cluster("history-runB");
-    assert_eq!(history_body(&history), body("history-runB/leader-history.http"));
+    assert_eq!(
+        history_body(&history),
+        body("history-runB/leader-history.http")
+    );
     assert_eq!(history_body(&healthy), "[]");
     let scheduled = dcs_cluster("scheduled-switchover");
-    assert_eq!(cluster_body(&scheduled, "demo"), body("scheduled-switchover/leader-cluster.http"));
+    assert_eq!(
+        cluster_body(&scheduled, "demo"),
+        body("scheduled-switchover/leader-cluster.http")
+    );
 }
 
 #[test]
