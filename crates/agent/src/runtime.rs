@@ -495,7 +495,17 @@ impl Runtime {
                     .as_deref()
                     .and_then(|l| cluster.and_then(|c| upstream_of(c, l)));
                 self.upstream = upstream.clone();
+                // A former primary may hold WAL the new leader never had: rewind it first (a no-op
+                // when the timelines did not diverge).
+                let was_primary = matches!(input.pg.state, PgState::Stopped { was_primary: true });
+                let rewind_from = upstream
+                    .clone()
+                    .filter(|_| was_primary && self.dynamic.use_pg_rewind);
                 self.spawn_task(TaskKind::StartReplica, async move {
+                    if let Some(source) = &rewind_from {
+                        tracing::info!("running pg_rewind from {}:{}", source.host, source.port);
+                        pg.rewind(source).await?;
+                    }
                     pg.configure(&params, Recovery::Standby(upstream.as_ref()))?;
                     pg.start(&params, Duration::from_secs(600)).await?;
                     Ok(())
@@ -532,10 +542,7 @@ impl Runtime {
                         upstream.port
                     );
                     pg.configure(&params, Recovery::Standby(Some(&upstream)))?;
-                    pg.connect()
-                        .await?
-                        .batch_execute("SELECT pg_catalog.pg_reload_conf()")
-                        .await?;
+                    pg.reload().await?;
                     self.upstream = Some(upstream);
                 }
             }

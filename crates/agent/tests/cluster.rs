@@ -172,7 +172,7 @@ async fn crash_failover(timings: Timings, name: &str) -> Duration {
     let watcher = Watcher::start(cluster.nodes.iter().map(|n| n.connstr()).collect());
     let writer = Writer::start(writes.clone());
     let replica_pids: Vec<Option<i32>> = cluster.nodes.iter().map(|n| n.postmaster_pid()).collect();
-    tokio::time::sleep(Duration::from_secs(2)).await; // writes flowing before the crash
+    writer.flowing(20, Duration::from_secs(30)).await.unwrap();
     let crashed_at = Instant::now();
     cluster.nodes[old].agent.as_mut().unwrap().kill9().unwrap();
     cluster.nodes[old].agent = None;
@@ -231,7 +231,7 @@ async fn graceful_stop_of_the_leader_hands_over_within_two_seconds() {
     let (mut cluster, writes, old) = up(&kit, Timings::DEFAULT).await;
     let watcher = Watcher::start(cluster.nodes.iter().map(|n| n.connstr()).collect());
     let writer = Writer::start(writes.clone());
-    tokio::time::sleep(Duration::from_secs(1)).await; // writes flowing before the stop
+    writer.flowing(10, Duration::from_secs(30)).await.unwrap();
     let stopped_at = Instant::now();
     cluster.nodes[old]
         .agent
@@ -267,7 +267,7 @@ async fn graceful_stop_of_the_leader_hands_over_within_two_seconds() {
         handover < Duration::from_secs(2),
         "hand-over took {handover:?}"
     );
-    tokio::time::sleep(Duration::from_secs(1)).await; // writes flowing after the hand-over
+    writer.flowing(10, Duration::from_secs(30)).await.unwrap();
     let log = writer.stop().await;
     eprintln!(
         "graceful stop: longest write gap {:?}",

@@ -513,7 +513,22 @@ impl LocalPostgres {
             .query_one(sql::PROMOTE, &[])
             .await
             .map_err(|e| PgError::Sql(e.to_string()))?;
+        // pg_rewind reads the new timeline from pg_control, which only a checkpoint updates:
+        // without it a former primary would be told "no rewind required" and fail to follow.
+        client
+            .batch_execute(sql::CHECKPOINT)
+            .await
+            .map_err(|e| PgError::Sql(e.to_string()))?;
         Ok(())
+    }
+
+    /// Makes the server re-read its configuration (after the recovery settings changed).
+    pub async fn reload(&self) -> Result<(), PgError> {
+        let client = self.connect().await?;
+        client
+            .batch_execute(sql::RELOAD)
+            .await
+            .map_err(|e| PgError::Sql(e.to_string()))
     }
 
     /// After initdb: the superuser's password, the replication and rewind roles, then the
@@ -605,6 +620,59 @@ impl LocalPostgres {
             // A half-copied directory must not be mistaken for a replica next cycle.
             clear_dir(self.data());
         }
+        result
+    }
+
+    /// Brings a data directory that stopped uncleanly (a crashed primary) to a clean shutdown, by
+    /// crash recovery in single-user mode: pg_rewind refuses an unclean target.
+    pub async fn ensure_clean_shutdown(&self) -> Result<(), PgError> {
+        if self.controldata().await.is_some_and(|c| c.clean_shutdown()) {
+            return Ok(());
+        }
+        let mut cmd = Command::new(self.settings.bin_dir.join("postgres"));
+        cmd.arg("--single")
+            .arg("-D")
+            .arg(self.data())
+            .arg(format!(
+                "--config-file={}",
+                self.data().join("postgresql.conf").display()
+            ))
+            .args(["-c", "archive_mode=off", "postgres"]);
+        run_inherit(&mut cmd, "postgres --single (crash recovery)").await
+    }
+
+    /// Rewinds this former primary onto `source`'s timeline with pg_rewind (a no-op when the
+    /// timelines did not diverge), as the rewind user, else the superuser.
+    pub async fn rewind(&self, source: &Upstream) -> Result<(), PgError> {
+        self.ensure_clean_shutdown().await?;
+        let user = self
+            .settings
+            .rewind
+            .clone()
+            .unwrap_or_else(|| self.settings.superuser.clone());
+        let mut lines = Vec::new();
+        if let Some(password) = &user.password {
+            lines.push(pgpass::line(
+                &source.host,
+                source.port,
+                &user.username,
+                password,
+            ));
+        }
+        let pgpass = self.data().with_extension("rewind-pgpass");
+        write_private(&pgpass, &(lines.join("\n") + "\n"))?;
+        let dsn = format_dsn(&[
+            ("dbname", "postgres".into()),
+            ("user", user.username.clone()),
+            ("host", source.host.clone()),
+            ("port", source.port.to_string()),
+        ]);
+        let mut cmd = Command::new(self.settings.bin_dir.join("pg_rewind"));
+        cmd.arg(format!("--target-pgdata={}", self.data().display()))
+            .arg(format!("--source-server={dsn}"))
+            .env("PGPASSFILE", &pgpass);
+        let result = run_inherit(&mut cmd, "pg_rewind").await;
+        let _ = std::fs::remove_file(&pgpass);
         result
     }
 

@@ -63,3 +63,9 @@ pub fn quote_literal(value: &str) -> String {
 pub fn quote_ident(value: &str) -> String {
     format!("\"{}\"", value.replace('"', "\"\""))
 }
+
+/// Forces a checkpoint (after promotion, so pg_control shows the new timeline).
+pub const CHECKPOINT: &str = "CHECKPOINT";
+
+/// Makes the server re-read its configuration files.
+pub const RELOAD: &str = "SELECT pg_catalog.pg_reload_conf()";

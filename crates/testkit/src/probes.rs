@@ -47,6 +47,7 @@ impl WriteLog {
 /// `target_session_attrs=read-write`), reconnecting after any error.
 pub struct Writer {
     stop: Arc<AtomicBool>,
+    acked: Arc<std::sync::atomic::AtomicUsize>,
     task: JoinHandle<WriteLog>,
 }
 
@@ -66,6 +67,8 @@ impl Writer {
     pub fn start(connstr: String) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let acked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = acked.clone();
         let task = tokio::spawn(async move {
             let mut log = WriteLog::default();
             let mut client: Option<tokio_postgres::Client> = None;
@@ -94,13 +97,30 @@ impl Writer {
                 let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&value];
                 let insert = c.execute("INSERT INTO probe (n) VALUES ($1)", &params);
                 match tokio::time::timeout(Duration::from_secs(2), insert).await {
-                    Ok(Ok(_)) => log.acked.push((n, Instant::now())),
+                    Ok(Ok(_)) => {
+                        log.acked.push((n, Instant::now()));
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
                     _ => client = None,
                 }
             }
             log
         });
-        Writer { stop, task }
+        Writer { stop, acked, task }
+    }
+
+    /// How many writes were acknowledged so far.
+    pub fn acked(&self) -> usize {
+        self.acked.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `more` further writes are acknowledged (writes are flowing).
+    pub async fn flowing(&self, more: usize, deadline: std::time::Duration) -> anyhow::Result<()> {
+        let target = self.acked() + more;
+        crate::wait::wait_until_async(deadline, "writes to be acknowledged", || async {
+            (self.acked() >= target).then_some(())
+        })
+        .await
     }
 
     /// Stops writing and returns what was acknowledged.
