@@ -139,6 +139,7 @@ pub fn status_code(method: Method, path: &str, query: &str, s: &NodeState) -> u1
         "readiness" if method == Method::Get => readiness(s, &q),
         "patroni" if method == Method::Get => 200,
         "cluster" | "history" if method == Method::Get && s.cluster.is_some() => 200,
+        "metrics" if method == Method::Get => 200,
         "config" if method == Method::Get => {
             if s.cluster.as_ref().is_some_and(|c| c.config.is_some()) {
                 200

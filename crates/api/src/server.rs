@@ -44,6 +44,12 @@ async fn handle(State(state): State<watch::Receiver<NodeState>>, request: Reques
     let code = status_code(method, first, uri.query().unwrap_or(""), &node);
     // Liveness and readiness answer with a status line only, like Patroni.
     let with_body = method == Method::Get && !matches!(first, "liveness" | "readiness");
+    if method == Method::Get && first == "metrics" {
+        let mut r = Response::new(Body::from(crate::metrics::metrics(&node)));
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        return r;
+    }
     let body = match (first, node.cluster.as_ref()) {
         ("cluster", Some(c)) => Some(cluster_body(c, &node.scope)),
         ("history", Some(c)) => Some(history_body(c)),
