@@ -92,34 +92,15 @@ const NOT_YET: [&str; 1] = ["/failsafe"];
 
 /// The cluster as captured in the DCS in `state` (`tests/fixtures/patroni-4.1.5/dcs/etcd3/<state>`).
 fn dcs_cluster(state: &str) -> Cluster {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/patroni-4.1.5/dcs/etcd3")
-        .join(state);
-    let mut kvs = Vec::new();
-    let mut stack = vec![dir.clone()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_str().unwrap().to_string();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !name.starts_with('_') && !name.ends_with(".txt") {
-                let rel = path
-                    .strip_prefix(&dir)
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .to_string();
-                let value = std::fs::read_to_string(&path).unwrap();
-                kvs.push(RawKv {
-                    key: format!("/service/demo/{rel}"),
-                    value,
-                    version: Version(1),
-                    lease: None,
-                });
-            }
-        }
-    }
+    let dir = ferroni_testkit::fixtures::path("patroni-4.1.5/dcs/etcd3").join(state);
+    let kvs = ferroni_testkit::fixtures::captured_dcs(&dir)
+        .into_iter()
+        .map(|(key, value)| RawKv {
+            key,
+            value,
+            version: Version(1),
+            lease: None,
+        });
     let (cluster, warnings) = Cluster::from_kvs(&KeyLayout::new("service", "demo", None), kvs);
     assert!(warnings.is_empty(), "{warnings:?}");
     cluster

@@ -264,11 +264,7 @@ impl Dcs for Etcd2 {
                 )));
             }
         };
-        let (cluster, warnings) = Cluster::from_kvs(&self.settings.layout, kvs);
-        for w in warnings {
-            tracing::warn!("{w}");
-        }
-        Ok(cluster)
+        Ok(crate::decode_cluster(&self.settings.layout, kvs))
     }
 
     async fn attempt_to_acquire_leader(&self) -> Result<bool, DcsError> {

@@ -315,11 +315,7 @@ impl Dcs for Etcd3 {
             Some(kvs) => kvs,
             None => self.read_cluster().await?,
         };
-        let (cluster, warnings) = Cluster::from_kvs(&self.settings.layout, kvs);
-        for w in warnings {
-            tracing::warn!("{w}");
-        }
-        Ok(cluster)
+        Ok(crate::decode_cluster(&self.settings.layout, kvs))
     }
 
     async fn attempt_to_acquire_leader(&self) -> Result<bool, DcsError> {

@@ -129,6 +129,18 @@ pub trait Dcs: Send + Sync {
     async fn watch(&self, timeout: Duration) -> Result<bool, DcsError>;
 }
 
+/// Decodes a backend's keys into the cluster, logging each malformed value it skipped.
+pub(crate) fn decode_cluster(
+    layout: &KeyLayout,
+    kvs: impl IntoIterator<Item = ferroni_model::RawKv>,
+) -> Cluster {
+    let (cluster, warnings) = Cluster::from_kvs(layout, kvs);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    cluster
+}
+
 /// Connects to the DCS the configuration names (its first DCS section, in Patroni's order).
 pub async fn connect(
     config: &ferroni_config::Config,

@@ -181,11 +181,10 @@ impl Dcs for MemoryDcs {
                 version: Version(e.version),
                 lease: None,
             });
-        let (cluster, warnings) = Cluster::from_kvs(&self.settings.layout, kvs.collect::<Vec<_>>());
-        for w in warnings {
-            tracing::warn!("{w}");
-        }
-        Ok(cluster)
+        Ok(crate::decode_cluster(
+            &self.settings.layout,
+            kvs.collect::<Vec<_>>(),
+        ))
     }
 
     async fn attempt_to_acquire_leader(&self) -> Result<bool, DcsError> {

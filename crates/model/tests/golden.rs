@@ -7,35 +7,12 @@ use ferroni_model::{
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/patroni-4.1.5/dcs")
+    ferroni_testkit::fixtures::path("patroni-4.1.5/dcs")
 }
 
 /// Every key file of a captured state, as `(key, value)`.
 fn captured(state_dir: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![state_dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_str().unwrap().to_string();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !name.starts_with('_') && !name.ends_with(".txt") {
-                let rel = path
-                    .strip_prefix(state_dir)
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .to_string();
-                out.push((
-                    format!("/service/demo/{rel}"),
-                    std::fs::read_to_string(&path).unwrap(),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
+    ferroni_testkit::fixtures::captured_dcs(state_dir)
 }
 
 fn states() -> Vec<PathBuf> {

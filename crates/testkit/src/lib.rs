@@ -10,10 +10,12 @@
 //! - [`etcd`]: one etcd member or a three-member cluster.
 //! - [`postgres`]: locating PostgreSQL binaries and running a plain server.
 //! - [`cluster`]: etcd plus Ferroni agents from `patroni.yml` files, as the `postgres` user.
+//! - [`fixtures`]: the captured Patroni 4.1.5 fixtures.
 //! - [`probes`]: a writer recording acknowledged inserts, a watcher for two writable nodes.
 
 pub mod cluster;
 pub mod etcd;
+pub mod fixtures;
 pub mod kit;
 pub mod ports;
 pub mod postgres;
