@@ -390,9 +390,13 @@ impl Dcs for Etcd3 {
         let value = member.encode();
         let key = self.settings.layout.member(&self.settings.name);
         let mut last = self.last_member.lock().await;
-        let cached = self.cache.get(&key);
-        let unchanged = last.as_ref() == Some(&(value.clone(), lease))
-            && cached.is_some_and(|kv| kv.value == value && kv.lease == Some(lease));
+        // What we wrote last on this lease is still there unless the cache, once current, says
+        // otherwise (deleted or changed by someone else).
+        let confirmed = match self.cache.lookup(&key) {
+            None => true,
+            Some(cached) => cached.is_some_and(|kv| kv.value == value && kv.lease == Some(lease)),
+        };
+        let unchanged = last.as_ref() == Some(&(value.clone(), lease)) && confirmed;
         if !unchanged {
             match self.put(&key, &value, Some(lease)).await {
                 Err(DcsError::NotFound(_)) => *self.lease.lock().await = Lease::default(),

@@ -56,6 +56,12 @@ impl Cache {
         state.synced.then(|| state.kvs.values().cloned().collect())
     }
 
+    /// One key: `None` while the cache is not current, else whether etcd holds it.
+    pub(crate) fn lookup(&self, key: &str) -> Option<Option<RawKv>> {
+        let state = self.lock();
+        state.synced.then(|| state.kvs.get(key).cloned())
+    }
+
     /// One key, when the cache is current and holds it.
     pub(crate) fn get(&self, key: &str) -> Option<RawKv> {
         let state = self.lock();
