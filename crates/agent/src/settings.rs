@@ -13,7 +13,7 @@ use std::path::PathBuf;
 fn credentials(user: Option<&UserAuth>) -> Credentials {
     user.map(|u| Credentials {
         username: u.username.clone(),
-        password: u.password.as_ref().map(|p| p.expose().to_string()),
+        password: u.password.clone(),
     })
     .unwrap_or_default()
 }

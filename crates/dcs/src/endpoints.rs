@@ -1,6 +1,7 @@
 //! The etcd endpoints of a `etcd`/`etcd3` section, as URLs: `hosts` (list or comma string), else
 //! `host`, else `url`, else `proxy`. `protocol` (or a `cacert`) selects https.
 
+use ferroni_config::Secret;
 use ferroni_config::dcs_sections::Etcd;
 
 /// How a client reaches etcd (either API): endpoint URLs, credentials and TLS files.
@@ -8,7 +9,7 @@ use ferroni_config::dcs_sections::Etcd;
 pub struct EtcdOptions {
     pub endpoints: Vec<String>,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub cacert: Option<String>,
     pub cert: Option<String>,
     pub key: Option<String>,

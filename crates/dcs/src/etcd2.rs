@@ -113,7 +113,7 @@ impl Etcd2 {
                 request = request.form(form);
             }
             if let (Some(user), Some(password)) = (&self.options.username, &self.options.password) {
-                request = request.basic_auth(user, Some(password));
+                request = request.basic_auth(user, Some(password.expose()));
             }
             match request.send().await {
                 Ok(response) => {

@@ -82,7 +82,7 @@ impl Etcd3 {
             .with_keep_alive(Duration::from_secs(10), settings.request_timeout())
             .with_keep_alive_while_idle(true);
         if let (Some(user), Some(password)) = (&options.username, &options.password) {
-            connect = connect.with_user(user.clone(), password.clone());
+            connect = connect.with_user(user.clone(), password.expose());
         }
         if options.cacert.is_some() || options.cert.is_some() {
             connect = connect.with_tls(tls_options(options)?);

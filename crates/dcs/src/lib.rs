@@ -165,7 +165,7 @@ pub async fn connect(
     };
     let endpoints = endpoints::endpoint_urls(etcd).map_err(DcsError::Refused)?;
     let username = etcd.username.clone();
-    let password = etcd.password.as_ref().map(|p| p.expose().to_string());
+    let password = etcd.password.clone();
     let options = EtcdOptions {
         endpoints,
         username,

@@ -37,11 +37,11 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PgError {
     }
 }
 
-/// A database user and its password.
+/// A database user and its password (which `Debug` never shows).
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
     pub username: String,
-    pub password: Option<String>,
+    pub password: Option<ferroni_config::Secret>,
 }
 
 /// Everything the local server needs from the configuration.
@@ -218,7 +218,7 @@ impl LocalPostgres {
         cmd.arg(format!("--username={}", self.settings.superuser.username));
         let pwfile = self.data().with_extension("pwfile");
         if let Some(password) = &self.settings.superuser.password {
-            write_private(&pwfile, password)?;
+            write_private(&pwfile, password.expose())?;
             cmd.arg(format!("--pwfile={}", pwfile.display()));
         }
         let result = run_inherit(&mut cmd, "initdb").await;
@@ -325,7 +325,7 @@ impl LocalPostgres {
                 &u.host,
                 u.port,
                 &self.settings.replication.username,
-                password,
+                password.expose(),
             ));
         }
         if let Some(password) = &self.settings.superuser.password {
@@ -334,7 +334,7 @@ impl LocalPostgres {
                 &host,
                 port,
                 &self.settings.superuser.username,
-                password,
+                password.expose(),
             ));
         }
         let mut text = lines.join("\n");
@@ -453,7 +453,7 @@ impl LocalPostgres {
             .application_name(format!("Patroni {}", self.settings.name))
             .connect_timeout(timeout);
         if let Some(password) = &self.settings.superuser.password {
-            config.password(password);
+            config.password(password.expose());
         }
         let (client, connection) = config
             .connect(tokio_postgres::NoTls)
@@ -544,7 +544,7 @@ impl LocalPostgres {
         let role = |c: &Credentials, options: &str| {
             let mut opts = format!("{options} LOGIN");
             if let Some(p) = &c.password {
-                opts.push_str(&format!(" PASSWORD {}", sql::quote_literal(p)));
+                opts.push_str(&format!(" PASSWORD {}", sql::quote_literal(p.expose())));
             }
             sql::create_or_update_role(
                 &sql::quote_literal(&c.username),
@@ -656,7 +656,7 @@ impl LocalPostgres {
                 &source.host,
                 source.port,
                 &user.username,
-                password,
+                password.expose(),
             ));
         }
         let pgpass = self.data().with_extension("rewind-pgpass");
