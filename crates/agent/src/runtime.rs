@@ -490,17 +490,12 @@ impl Runtime {
                     Ok(())
                 });
             }
-            Action::StartReplica { leader } => {
+            Action::StartReplica { leader, rewind } => {
                 let upstream = leader
                     .as_deref()
                     .and_then(|l| cluster.and_then(|c| upstream_of(c, l)));
                 self.upstream = upstream.clone();
-                // A former primary may hold WAL the new leader never had: rewind it first (a no-op
-                // when the timelines did not diverge).
-                let was_primary = matches!(input.pg.state, PgState::Stopped { was_primary: true });
-                let rewind_from = upstream
-                    .clone()
-                    .filter(|_| was_primary && self.dynamic.use_pg_rewind);
+                let rewind_from = upstream.clone().filter(|_| *rewind);
                 self.spawn_task(TaskKind::StartReplica, async move {
                     if let Some(source) = &rewind_from {
                         tracing::info!("running pg_rewind from {}:{}", source.host, source.port);

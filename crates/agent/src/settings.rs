@@ -98,6 +98,7 @@ pub fn ha_config(dynamic: &DynamicConfig) -> HaConfig {
         maximum_lag_on_failover: u64::try_from(dynamic.maximum_lag_on_failover).unwrap_or(0),
         primary_start_timeout: u64::try_from(dynamic.primary_start_timeout).unwrap_or(0) * 1000,
         check_timeline: dynamic.check_timeline,
+        use_pg_rewind: dynamic.use_pg_rewind,
         paused: dynamic.pause,
         can_bootstrap: true,
     }

@@ -26,7 +26,10 @@ pub fn decide(input: &Input) -> Decision {
     {
         return Decision::act(
             &input.memo,
-            vec![Action::StartReplica { leader: None }],
+            vec![Action::StartReplica {
+                leader: None,
+                rewind: false,
+            }],
             "DCS is not accessible: starting as a secondary without a leader",
         );
     }

@@ -32,6 +32,8 @@ pub struct HaConfig {
     pub maximum_lag_on_failover: u64,
     pub primary_start_timeout: Millis,
     pub check_timeline: bool,
+    /// `postgresql.use_pg_rewind` of the dynamic configuration.
+    pub use_pg_rewind: bool,
     pub paused: bool,
     /// Whether the local configuration has a `bootstrap` section (a node without one never
     /// initializes a cluster).
@@ -47,6 +49,7 @@ impl Default for HaConfig {
             maximum_lag_on_failover: 1_048_576,
             primary_start_timeout: 300_000,
             check_timeline: false,
+            use_pg_rewind: false,
             paused: false,
             can_bootstrap: true,
         }

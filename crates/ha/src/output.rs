@@ -35,8 +35,12 @@ pub enum Action {
     Clone { from: String },
     /// Start PostgreSQL as a primary (read-write once promoted; a long task).
     StartPrimary,
-    /// Start PostgreSQL as a replica of `leader` (none: without a primary to stream from).
-    StartReplica { leader: Option<String> },
+    /// Start PostgreSQL as a replica of `leader` (none: without a primary to stream from);
+    /// `rewind`: a former primary is first rewound onto the leader's timeline with pg_rewind.
+    StartReplica {
+        leader: Option<String>,
+        rewind: bool,
+    },
     /// Promote the local replica (a long task).
     Promote,
     /// Make sure a running replica streams from `leader` (rewrites recovery settings and reloads or

@@ -38,7 +38,10 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
                 }
                 return Decision::act(
                     memo,
-                    vec![Action::StartReplica { leader: None }],
+                    vec![Action::StartReplica {
+                        leader: None,
+                        rewind: false,
+                    }],
                     "starting as readonly because i had the session lock",
                 );
             }
@@ -46,9 +49,11 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
                 .leader_name()
                 .filter(|l| *l != input.me.name)
                 .map(str::to_string);
+            // A former primary may hold WAL the new leader never had (pg_rewind finds out).
+            let rewind = *was_primary && input.config.use_pg_rewind && leader.is_some();
             Decision::act(
                 memo,
-                vec![Action::StartReplica { leader }],
+                vec![Action::StartReplica { leader, rewind }],
                 "starting as a secondary",
             )
         }

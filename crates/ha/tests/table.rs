@@ -798,7 +798,10 @@ fn rows() -> Vec<Row> {
         row(
             "e6: holder that was a replica starts read-only",
             leader().stopped(false),
-            vec![StartReplica { leader: None }],
+            vec![StartReplica {
+                leader: None,
+                rewind: false,
+            }],
             "starting as readonly because i had the session lock",
         ),
         row(
@@ -821,7 +824,10 @@ fn rows() -> Vec<Row> {
         row(
             "e6: holder whose renewal failed starts as a secondary",
             leader().stopped(true).lock(LockRenewal::Failed),
-            vec![StartReplica { leader: None }],
+            vec![StartReplica {
+                leader: None,
+                rewind: false,
+            }],
             "starting as a secondary",
         ),
         row(
@@ -829,6 +835,7 @@ fn rows() -> Vec<Row> {
             replica().stopped(false),
             vec![StartReplica {
                 leader: Some("node2".into()),
+                rewind: false,
             }],
             "starting as a secondary",
         ),
@@ -837,13 +844,35 @@ fn rows() -> Vec<Row> {
             replica().stopped(true),
             vec![StartReplica {
                 leader: Some("node2".into()),
+                rewind: false,
+            }],
+            "starting as a secondary",
+        ),
+        row(
+            "e6: former primary with use_pg_rewind is rewound first",
+            replica().stopped(true).config(|c| c.use_pg_rewind = true),
+            vec![StartReplica {
+                leader: Some("node2".into()),
+                rewind: true,
+            }],
+            "starting as a secondary",
+        ),
+        row(
+            "e6: a former replica is never rewound",
+            replica().stopped(false).config(|c| c.use_pg_rewind = true),
+            vec![StartReplica {
+                leader: Some("node2".into()),
+                rewind: false,
             }],
             "starting as a secondary",
         ),
         row(
             "e6: stopped with no leader starts as a replica first",
             no_leader().stopped(false),
-            vec![StartReplica { leader: None }],
+            vec![StartReplica {
+                leader: None,
+                rewind: false,
+            }],
             "starting as a secondary",
         ),
         row(
@@ -904,7 +933,10 @@ fn rows() -> Vec<Row> {
         row(
             "e9: a stopped node with an unreachable DCS comes back read-only",
             replica().stopped(true).unreachable(),
-            vec![StartReplica { leader: None }],
+            vec![StartReplica {
+                leader: None,
+                rewind: false,
+            }],
             "DCS is not accessible: starting as a secondary without a leader",
         ),
         row(
