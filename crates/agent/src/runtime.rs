@@ -678,21 +678,7 @@ impl Runtime {
                 replayed_location: o.filter(|_| !primary).and_then(|o| o.replay_lsn),
                 timeline: member.timeline,
                 replication_state: member.replication_state.clone(),
-                replication: o
-                    .map(|o| {
-                        o.replication
-                            .iter()
-                            .map(|r| ferroni_api::ReplicationRow {
-                                usename: r.usename.clone(),
-                                application_name: r.application_name.clone(),
-                                client_addr: r.client_addr.clone(),
-                                state: r.state.clone(),
-                                sync_state: r.sync_state.clone(),
-                                sync_priority: r.sync_priority,
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                replication: o.map(|o| o.replication.clone()).unwrap_or_default(),
                 ..ferroni_api::PgStatus::default()
             },
             holds_lock: cluster.leader_name() == Some(self.me.name.as_str())

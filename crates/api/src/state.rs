@@ -3,16 +3,7 @@
 
 use serde_json::{Map, Value};
 
-/// One row of `pg_stat_replication`, as `/patroni` reports it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ReplicationRow {
-    pub usename: String,
-    pub application_name: String,
-    pub client_addr: Option<String>,
-    pub state: String,
-    pub sync_state: String,
-    pub sync_priority: i64,
-}
+pub use ferroni_model::ReplicationRow;
 
 /// The local PostgreSQL as last observed.
 #[derive(Debug, Clone, PartialEq, Default)]

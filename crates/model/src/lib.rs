@@ -3,6 +3,7 @@
 //! - [`keys`]: every DCS key path (`/<namespace>/<scope>/…`) is built here.
 //! - [`member`]: the `members/<name>` key.
 //! - [`failover`], [`sync`], [`history`], [`status`]: the other JSON keys.
+//! - [`replication`]: a primary's replication connections (for `/patroni`).
 //! - [`cluster`]: the whole cluster decoded from one read, malformed values skipped with a warning.
 //!
 //! Every encoder writes compact JSON (`,` and `:`), field order as Patroni's, so a value we write
@@ -13,6 +14,7 @@ pub mod failover;
 pub mod history;
 pub mod keys;
 pub mod member;
+pub mod replication;
 pub mod status;
 pub mod sync;
 
@@ -21,6 +23,7 @@ pub use failover::Failover;
 pub use history::{History, HistoryEntry};
 pub use keys::{KeyKind, KeyLayout};
 pub use member::Member;
+pub use replication::ReplicationRow;
 pub use status::Status;
 pub use sync::SyncState;
 

@@ -6,6 +6,7 @@ use crate::conninfo::format_dsn;
 use crate::controldata::ControlData;
 use crate::params::{Identity, KnownGucs, ServerParameters, server_parameters};
 use crate::{pgpass, sql};
+use ferroni_model::ReplicationRow;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Map, Value};
@@ -86,18 +87,7 @@ pub struct Observation {
     pub postmaster_start_time: Option<String>,
     pub server_version: Option<u32>,
     /// Primary: its replication connections.
-    pub replication: Vec<ReplicationConn>,
-}
-
-/// One row of `pg_stat_replication`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ReplicationConn {
-    pub usename: String,
-    pub application_name: String,
-    pub client_addr: Option<String>,
-    pub state: String,
-    pub sync_state: String,
-    pub sync_priority: i64,
+    pub replication: Vec<ReplicationRow>,
 }
 
 /// The state of the data directory.
@@ -476,7 +466,7 @@ impl LocalPostgres {
         {
             o.replication = rows
                 .iter()
-                .map(|r| ReplicationConn {
+                .map(|r| ReplicationRow {
                     usename: r
                         .try_get::<_, Option<String>>(0)
                         .ok()
