@@ -6,8 +6,8 @@ use ferroni_ha::{DataDir, Input, PgState};
 use ferroni_model::Member;
 use ferroni_pg::local::Observation;
 
-/// The member value of a stopped server.
-pub fn stopped(config: &Config, role: &'static str) -> Member {
+/// A member value in `state` and `role`, with this agent's URLs, version and tags.
+fn member(config: &Config, state: &str, role: &str) -> Member {
     let scheme = if config.restapi.certfile.is_some() {
         "https"
     } else {
@@ -17,12 +17,17 @@ pub fn stopped(config: &Config, role: &'static str) -> Member {
     Member {
         conn_url: format!("postgres://{}/postgres", config.postgresql.connect_address),
         api_url: format!("{scheme}://{}/patroni", config.restapi.connect_address),
-        state: "stopped".into(),
+        state: state.into(),
         role: role.into(),
         version: env!("CARGO_PKG_VERSION").into(),
         tags: (!tags.is_empty()).then_some(tags),
         ..Member::default()
     }
+}
+
+/// The member value of a stopped server.
+pub fn stopped(config: &Config, role: &'static str) -> Member {
+    member(config, "stopped", role)
 }
 
 /// This agent's member value. `last_role` keeps the role a stopped server had.
@@ -33,11 +38,6 @@ pub fn build(
     last_role: &mut &'static str,
     busy: bool,
 ) -> Member {
-    let scheme = if config.restapi.certfile.is_some() {
-        "https"
-    } else {
-        "http"
-    };
     let (state, role): (&str, &'static str) = match (&input.pg.data, &input.pg.state, observation) {
         (DataDir::Empty, _, _) if busy => ("creating replica", "uninitialized"),
         (DataDir::Empty, _, _) => ("stopped", "uninitialized"),
@@ -47,16 +47,9 @@ pub fn build(
         (_, PgState::Stopped { .. }, _) => ("stopped", *last_role),
     };
     *last_role = role;
-    let tags = settings::published_tags(config);
     let mut member = Member {
-        conn_url: format!("postgres://{}/postgres", config.postgresql.connect_address),
-        api_url: format!("{scheme}://{}/patroni", config.restapi.connect_address),
-        state: state.into(),
-        role: role.into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        tags: (!tags.is_empty()).then_some(tags),
         pause: input.config.paused.then_some(true),
-        ..Member::default()
+        ..member(config, state, role)
     };
     if let (Some(o), PgState::Running(r)) = (observation, &input.pg.state) {
         member.xlog_location = Some(r.wal_position);

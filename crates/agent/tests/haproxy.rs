@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The port of the server a new connection through `port` lands on, and whether it is in recovery.
-async fn landed_on(port: u16) -> Option<(i32, bool)> {
+/// A new connection through `port`.
+async fn connect(port: u16) -> Option<tokio_postgres::Client> {
     let connstr = format!(
         "host=127.0.0.1 port={port} user=postgres password=super-pass dbname=postgres connect_timeout=2"
     );
@@ -20,7 +20,13 @@ async fn landed_on(port: u16) -> Option<(i32, bool)> {
         .await
         .ok()?;
     tokio::spawn(conn);
-    let row = client
+    Some(client)
+}
+
+/// The port of the server a new connection through `port` lands on, and whether it is in recovery.
+async fn landed_on(port: u16) -> Option<(i32, bool)> {
+    let row = connect(port)
+        .await?
         .query_one("SELECT inet_server_port(), pg_is_in_recovery()", &[])
         .await
         .ok()?;
@@ -29,14 +35,11 @@ async fn landed_on(port: u16) -> Option<(i32, bool)> {
 
 /// A write through `port`: the port of the server that took it.
 async fn write_through(port: u16) -> Option<i32> {
-    let connstr = format!(
-        "host=127.0.0.1 port={port} user=postgres password=super-pass dbname=postgres connect_timeout=2"
-    );
-    let (client, conn) = tokio_postgres::connect(&connstr, tokio_postgres::NoTls)
+    let client = connect(port).await?;
+    client
+        .batch_execute("CREATE TABLE IF NOT EXISTS through_haproxy (at timestamptz DEFAULT now()); INSERT INTO through_haproxy DEFAULT VALUES")
         .await
         .ok()?;
-    tokio::spawn(conn);
-    client.batch_execute("CREATE TABLE IF NOT EXISTS through_haproxy (at timestamptz DEFAULT now()); INSERT INTO through_haproxy DEFAULT VALUES").await.ok()?;
     client
         .query_one("SELECT inet_server_port()", &[])
         .await
