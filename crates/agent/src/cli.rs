@@ -137,7 +137,7 @@ fn start(file: Option<&Path>, dry_run: bool) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let code = runtime.block_on(async move {
-        let agent = crate::runtime::Runtime::new(loaded).await?;
+        let agent = crate::runtime::Runtime::new(loaded, file.map(Path::to_path_buf)).await?;
         agent.run().await
     });
     match code {

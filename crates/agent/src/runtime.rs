@@ -1,10 +1,13 @@
 //! The agent's loop: gather → decide → act → publish → wait. Only this module and the tasks it
 //! starts do I/O; every decision is `ferroni_ha::decide`'s.
 
+mod commands;
+
 use crate::member;
 use crate::settings;
 use crate::tasks::Tasks;
 use anyhow::{Context, Result};
+use commands::ScheduledRestart;
 use ferroni_config::{DynamicConfig, Loaded};
 use ferroni_dcs::Dcs;
 use ferroni_ha::{
@@ -15,6 +18,7 @@ use ferroni_model::member::host_port;
 use ferroni_model::{Cluster, History, HistoryEntry};
 use ferroni_pg::local::{DataDirState, LocalPostgres, Observation, Recovery, StopMode, Upstream};
 use serde_json::{Map, Value};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
@@ -48,7 +52,15 @@ pub struct Runtime {
     last_observation: Option<Observation>,
     last_role: &'static str,
     /// What the REST API answers from.
-    state: tokio::sync::watch::Sender<ferroni_api::NodeState>,
+    state: tokio::sync::watch::Sender<Arc<ferroni_api::NodeState>>,
+    /// The REST API's requests, and the API's end of that channel (until the API starts).
+    commands: ferroni_api::Commands,
+    control: Option<ferroni_api::Control>,
+    scheduled_restart: Option<ScheduledRestart>,
+    /// The last decision asked for the next cycle this soon (a scheduled action).
+    wake_in: Option<Millis>,
+    /// The configuration file or directory, for reloads.
+    config_path: Option<PathBuf>,
     /// Unix time of the last successful DCS read.
     dcs_last_seen: u64,
 }
@@ -75,7 +87,7 @@ fn parse_lsn(text: &str) -> Option<u64> {
 
 impl Runtime {
     /// Connects to the DCS and prepares the local PostgreSQL.
-    pub async fn new(loaded: Loaded) -> Result<Runtime> {
+    pub async fn new(loaded: Loaded, config_path: Option<PathBuf>) -> Result<Runtime> {
         let config = &loaded.config;
         let bin_dir = ferroni_pg::bin::find_bin_dir(
             config
@@ -91,6 +103,7 @@ impl Runtime {
         let dcs = ferroni_dcs::connect(config, &loaded.bootstrap_dynamic)
             .await
             .context("cannot connect to the DCS")?;
+        let (control, commands) = ferroni_api::Control::channel();
         Ok(Runtime {
             me: settings::me(config),
             dynamic: loaded.bootstrap_dynamic.clone(),
@@ -105,8 +118,13 @@ impl Runtime {
             starting_since: None,
             last_observation: None,
             last_role: "uninitialized",
-            state: tokio::sync::watch::channel(ferroni_api::NodeState::default()).0,
+            state: tokio::sync::watch::channel(Arc::default()).0,
             dcs_last_seen: 0,
+            commands,
+            control: Some(control),
+            scheduled_restart: None,
+            wake_in: None,
+            config_path,
         })
     }
 
@@ -116,7 +134,7 @@ impl Runtime {
 
     /// Refuses to start when an agent with this name already runs in the cluster: its member key
     /// exists and its REST API answers `/liveness` (Patroni's check). Then serves the REST API.
-    async fn claim_name(&self) -> Result<Option<i32>> {
+    async fn claim_name(&mut self) -> Result<Option<i32>> {
         let name = &self.me.name;
         let cluster = loop {
             match self.dcs.get_cluster().await {
@@ -146,17 +164,62 @@ impl Runtime {
                 return Ok(Some(1));
             }
         }
-        let listen = &self.loaded.config.restapi.listen;
-        let receiver = self.state.subscribe();
+        let api = self.api()?;
+        let restapi = &self.loaded.config.restapi;
+        let tls = match &restapi.certfile {
+            Some(certfile) => {
+                let files = ferroni_api::tls::TlsFiles {
+                    certfile: certfile.clone(),
+                    keyfile: restapi.keyfile.clone(),
+                    cafile: restapi.cafile.clone(),
+                    verify_client: restapi.verify_client.clone(),
+                };
+                let (acceptor, verify) =
+                    ferroni_api::tls::acceptor(&files).map_err(anyhow::Error::msg)?;
+                Some(ferroni_api::Tls { acceptor, verify })
+            }
+            None => None,
+        };
+        let listen = &restapi.listen;
         let listener = ferroni_api::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         tokio::spawn(async move {
-            if let Err(e) = ferroni_api::serve(listener, receiver).await {
+            if let Err(e) = ferroni_api::serve(listener, api, tls).await {
                 tracing::error!("the REST API stopped: {e}");
             }
         });
         Ok(None)
+    }
+
+    /// The REST API's settings: access rules, extra headers, the channel to this loop.
+    fn api(&mut self) -> Result<ferroni_api::Api> {
+        let restapi = &self.loaded.config.restapi;
+        let credentials = restapi
+            .authentication
+            .as_ref()
+            .map(|c| (c.username.as_str(), c.password.expose()));
+        let access = ferroni_api::Access::new(
+            credentials,
+            &restapi.allowlist,
+            restapi.allowlist_include_members,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let mut headers: Vec<(&String, &String)> = restapi.http_extra_headers.iter().collect();
+        if restapi.certfile.is_some() {
+            headers.extend(restapi.https_extra_headers.iter());
+        }
+        let headers = ferroni_api::extra_headers(headers).map_err(anyhow::Error::msg)?;
+        let control = self
+            .control
+            .take()
+            .context("the REST API was already started")?;
+        Ok(ferroni_api::Api {
+            state: self.state.subscribe(),
+            control,
+            access,
+            headers,
+        })
     }
 
     /// Runs until SIGTERM/SIGINT or a fatal decision; returns the exit code.
@@ -170,6 +233,7 @@ impl Runtime {
         }
         let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+        let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
         loop {
             let started = Instant::now();
             match self.cycle().await {
@@ -177,23 +241,43 @@ impl Runtime {
                 Next::Now => continue,
                 Next::Wait => {}
             }
-            let loop_wait = Duration::from_secs(self.dynamic.loop_wait.into());
-            let remaining = loop_wait.saturating_sub(started.elapsed());
-            let pg_running = self.pg.postmaster_pid().is_some();
-            let pg_exit = async {
-                if !pg_running {
-                    return std::future::pending::<()>().await;
+            let mut wait = Duration::from_secs(self.dynamic.loop_wait.into());
+            if let Some(ms) = self.wake_in.take() {
+                wait = wait.min(Duration::from_millis(ms));
+            }
+            let deadline = started + wait;
+            // Requests from the REST API are answered while waiting; most wake the loop.
+            loop {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let pg_running = self.pg.postmaster_pid().is_some();
+                let pg = self.pg.clone();
+                let pg_exit = async move {
+                    if !pg_running {
+                        return std::future::pending::<()>().await;
+                    }
+                    while pg.postmaster_pid().is_some() {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                };
+                tokio::select! {
+                    _ = self.dcs.watch(remaining) => break,
+                    _ = self.task_done.notified() => break,
+                    _ = pg_exit => {
+                        tracing::info!("PostgreSQL exited");
+                        break;
+                    }
+                    Some((command, reply)) = self.commands.recv() => {
+                        if self.command(command, reply).await {
+                            break;
+                        }
+                    }
+                    _ = hup.recv() => {
+                        self.reload_config().await;
+                        break;
+                    }
+                    _ = term.recv() => return Ok(self.shutdown().await),
+                    _ = int.recv() => return Ok(self.shutdown().await),
                 }
-                while self.pg.postmaster_pid().is_some() {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            };
-            tokio::select! {
-                _ = self.dcs.watch(remaining) => {}
-                _ = self.task_done.notified() => {}
-                _ = pg_exit => tracing::info!("PostgreSQL exited"),
-                _ = term.recv() => return Ok(self.shutdown().await),
-                _ = int.recv() => return Ok(self.shutdown().await),
             }
         }
     }
@@ -360,6 +444,11 @@ impl Runtime {
         };
         let input = Input {
             now: self.now(),
+            wall_clock: chrono::Utc::now().timestamp_millis(),
+            scheduled_restart: self
+                .scheduled_restart
+                .as_ref()
+                .and_then(|r| r.request.schedule.clone()),
             config,
             me: self.me.clone(),
             dcs: cluster
@@ -373,13 +462,18 @@ impl Runtime {
         };
         let decision = decide(&input);
         self.memo = decision.memo.clone();
+        self.wake_in = decision.wake_in;
+        for note in &decision.notes {
+            tracing::info!("{note}");
+        }
         let next = self.act(&decision, cluster.as_ref(), &input).await;
         if let Some(c) = &cluster {
             self.dcs_last_seen = unix_now();
             self.publish(c, &input).await;
         } else {
             // Without the DCS the lock cannot be proven: never answer "primary".
-            self.state.send_modify(|s| s.holds_lock = false);
+            self.state
+                .send_modify(|s| Arc::make_mut(s).holds_lock = false);
         }
         next
     }
@@ -545,6 +639,7 @@ impl Runtime {
                 // Health checks say "not primary" before PostgreSQL starts to stop, so no proxy
                 // routes a write to a node that is demoting.
                 self.state.send_modify(|s| {
+                    let s = Arc::make_mut(s);
                     s.holds_lock = false;
                     s.pg.role = "demoted".into();
                 });
@@ -559,8 +654,44 @@ impl Runtime {
                     let _ = self.dcs.delete_leader().await;
                 }
                 self.upstream = None;
+                if *mode == DemoteMode::Graceful {
+                    // A fast shutdown returns once the streaming replicas have every WAL record
+                    // up to the shutdown checkpoint, so the candidate can take over without
+                    // rewinding this node, which comes back at once as a replica (also when
+                    // paused, where nothing else would start it).
+                    pg.configure(&params, Recovery::Standby(None))?;
+                    pg.start(&params, Duration::from_secs(120)).await?;
+                }
                 return Ok(Some(Next::Now));
             }
+            Action::ClearFailover => {
+                if let Some(f) = cluster.and_then(|c| c.failover.as_ref()) {
+                    self.dcs
+                        .set_failover(&ferroni_model::Failover::default(), Some(f.version))
+                        .await?;
+                }
+            }
+            Action::Restart => {
+                let Some(scheduled) = self.scheduled_restart.clone() else {
+                    return Ok(None);
+                };
+                let now_started = self
+                    .last_observation
+                    .as_ref()
+                    .and_then(|o| o.postmaster_start_time.clone());
+                if scheduled.postmaster_start_time.is_some()
+                    && now_started.is_some()
+                    && scheduled.postmaster_start_time != now_started
+                {
+                    tracing::info!(
+                        "Cancelling scheduled restart: postgres restart has already happened at {}",
+                        now_started.unwrap_or_default()
+                    );
+                } else if let Err(refusal) = self.restart(&scheduled.request, None) {
+                    tracing::warn!("Scheduled restart: {}", refusal.body);
+                }
+            }
+            Action::ForgetScheduledRestart => self.scheduled_restart = None,
             Action::StopImmediate => {
                 self.tasks.cancel();
                 pg.stop(StopMode::Immediate, Duration::from_secs(60))
@@ -624,13 +755,22 @@ impl Runtime {
 
     /// The member key, and the leader's slots for its replicas.
     async fn publish(&mut self, cluster: &Cluster, input: &Input) {
-        let member = member::build(
+        let mut member = member::build(
             &self.loaded.config,
             input,
             self.last_observation.as_ref(),
             &mut self.last_role,
             self.tasks.busy(),
         );
+        let pending = self.pending_restart_reason();
+        if !pending.is_empty() {
+            member.pending_restart = Some(true);
+            member.pending_restart_reason = Some(pending);
+        }
+        member.scheduled_restart = self
+            .scheduled_restart
+            .as_ref()
+            .map(ScheduledRestart::to_map);
         self.publish_state(cluster, input, &member);
         if let Err(e) = self.dcs.touch_member(&member).await {
             tracing::error!("failed to update member key: {e}");
@@ -679,6 +819,7 @@ impl Runtime {
                 timeline: member.timeline,
                 replication_state: member.replication_state.clone(),
                 replication: o.map(|o| o.replication.clone()).unwrap_or_default(),
+                pending_restart_reason: member.pending_restart_reason.clone().unwrap_or_default(),
                 ..ferroni_api::PgStatus::default()
             },
             holds_lock: cluster.leader_name() == Some(self.me.name.as_str())
@@ -688,6 +829,11 @@ impl Runtime {
             dcs_last_seen: self.dcs_last_seen,
             last_cycle: unix_now(),
             ttl: self.dynamic.ttl.into(),
+            loop_wait: self.dynamic.loop_wait.into(),
+            scheduled_restart: self
+                .scheduled_restart
+                .as_ref()
+                .map(ScheduledRestart::to_map),
             maximum_lag_on_failover: u64::try_from(self.dynamic.maximum_lag_on_failover)
                 .unwrap_or(0),
             cluster_optime: cluster.status.as_ref().map_or(0, |s| s.optime),
@@ -700,7 +846,21 @@ impl Runtime {
             quorum_standby: sync.is_some() && quorum_mode,
             cluster: Some(cluster.clone()),
         };
-        self.state.send_replace(state);
+        self.state.send_replace(Arc::new(state));
+    }
+
+    /// Parameters waiting for a restart: changed in `postgresql.conf` (PostgreSQL says so) or
+    /// on the command line (compared with `postmaster.opts`).
+    fn pending_restart_reason(&self) -> Map<String, Value> {
+        let Some(o) = &self.last_observation else {
+            return Map::new();
+        };
+        let mut reasons = o.pending_restart.clone();
+        reasons.extend(
+            self.pg
+                .cmdline_changes(&self.pg.parameters(&self.dynamic_parameters())),
+        );
+        reasons
     }
 
     /// The physical slots a primary keeps: one per other member.

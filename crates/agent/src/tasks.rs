@@ -61,6 +61,14 @@ impl Tasks {
             .is_some_and(|(_, _, h)| !h.is_finished())
     }
 
+    /// Patroni's name of the task in flight (`restart`, `reinitialize`, …).
+    pub fn describe(&self) -> String {
+        self.current
+            .as_ref()
+            .map(|(kind, _, _)| ferroni_ha::long_action::describe(kind))
+            .unwrap_or_default()
+    }
+
     /// Aborts the task in flight (demotion, shutdown).
     pub fn cancel(&mut self) {
         if let Some((_, _, handle)) = self.current.take() {

@@ -7,20 +7,27 @@
 //! - [`cluster_view`]: `/cluster`, `/history`, `/config` from the DCS view.
 //! - [`json`]: Python's `json.dumps` separators.
 //! - [`metrics`]: `/metrics` with Patroni's metric names.
-//! - [`server`]: the HTTP server (axum).
+//! - [`access`]: the allowlist and Basic authentication of mutating requests.
+//! - [`control`]: the typed requests the API hands to the agent, and its replies.
+//! - [`requests`]: the mutating endpoints — parsing and checks with Patroni's codes.
+//! - [`tls`]: HTTPS with rustls.
+//! - [`server`]: the HTTP server (hyper).
 //!
-//! Today: the health checks (`/`, `/primary`, `/leader`, `/replica`, `/read-only`, `/health`,
-//! `/sync`, `/quorum`, `/async`, … with `lag`, `replication_state`, `tag_*`), `/liveness`,
-//! `/readiness`, `/patroni`, `/cluster`, `/history`, `/config` and `/metrics`. `/failsafe` and the
-//! mutating endpoints arrive with the rest of issue #5.
+//! `/failsafe` answers 502 (failsafe mode is not built: DCS loss always demotes the primary).
 
+pub mod access;
 pub mod cluster_view;
+pub mod control;
 pub mod health;
 pub mod json;
 pub mod metrics;
+pub mod requests;
 pub mod server;
 pub mod state;
 pub mod status;
+pub mod tls;
 
-pub use server::{bind, serve};
+pub use access::Access;
+pub use control::{Command, Commands, Control, Reply, RestartRequest};
+pub use server::{Api, Tls, bind, extra_headers, serve};
 pub use state::{NodeState, PgStatus, ReplicationRow};

@@ -176,7 +176,7 @@ pub fn metrics(s: &NodeState) -> String {
             "patroni_pending_restart",
             "gauge",
             "1 when PostgreSQL needs a restart to apply settings.",
-            bit(pg.pending_restart),
+            bit(!pg.pending_restart_reason.is_empty()),
         ),
         (
             "patroni_is_paused",

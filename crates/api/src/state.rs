@@ -25,7 +25,8 @@ pub struct PgStatus {
     /// `streaming` or `in archive recovery` (replicas).
     pub replication_state: Option<String>,
     pub replication: Vec<ReplicationRow>,
-    pub pending_restart: bool,
+    /// Parameters waiting for a restart: `{name: {old_value, new_value}}` (empty: none).
+    pub pending_restart_reason: Map<String, Value>,
 }
 
 /// The published state of this node.
@@ -45,6 +46,8 @@ pub struct NodeState {
     /// Unix time the last HA cycle started (for `/liveness`).
     pub last_cycle: u64,
     pub ttl: u64,
+    /// `loop_wait`, seconds.
+    pub loop_wait: u64,
     pub maximum_lag_on_failover: u64,
     /// The leader's last WAL position (`/status` optime).
     pub cluster_optime: u64,
@@ -53,6 +56,9 @@ pub struct NodeState {
     /// This node is a synchronous / quorum standby according to `/sync`.
     pub sync_standby: bool,
     pub quorum_standby: bool,
+    /// The scheduled restart, as the member key carries it (`schedule`, filters,
+    /// `postmaster_start_time`).
+    pub scheduled_restart: Option<Map<String, Value>>,
     /// The cluster as last read from the DCS (for `/cluster`, `/history`, `/config`).
     pub cluster: Option<ferroni_model::Cluster>,
 }

@@ -64,12 +64,21 @@ pub fn status_json(s: &NodeState) -> String {
     if let Some(id) = &s.database_system_identifier {
         m.insert("database_system_identifier".into(), json!(id));
     }
-    if pg.pending_restart {
+    if !pg.pending_restart_reason.is_empty() {
         m.insert("pending_restart".into(), json!(true));
+        m.insert(
+            "pending_restart_reason".into(),
+            Value::Object(pg.pending_restart_reason.clone()),
+        );
     }
     m.insert(
         "patroni".into(),
         json!({"version": s.version, "scope": s.scope, "name": s.name}),
     );
+    if let Some(restart) = &s.scheduled_restart {
+        let mut shown = restart.clone();
+        shown.remove("postmaster_start_time");
+        m.insert("scheduled_restart".into(), Value::Object(shown));
+    }
     python_json(&Value::Object(m))
 }

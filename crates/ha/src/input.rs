@@ -9,6 +9,10 @@ pub type Millis = u64;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     pub now: Millis,
+    /// Milliseconds since the Unix epoch, for actions scheduled at a wall-clock time.
+    pub wall_clock: i64,
+    /// When a restart of this node is scheduled (ISO 8601, from `POST /restart`).
+    pub scheduled_restart: Option<String>,
     pub config: HaConfig,
     pub me: Me,
     pub dcs: DcsView,
@@ -149,11 +153,17 @@ impl PgView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskKind {
     Bootstrap,
-    Clone { from: String },
+    Clone {
+        from: String,
+    },
     Promote,
     StartPrimary,
     StartReplica,
     Demote,
+    /// Restart PostgreSQL in its role (`POST /restart`, or a scheduled restart).
+    Restart,
+    /// Remove the data directory and clone it again from a member (`POST /reinitialize`).
+    Reinitialize,
 }
 
 /// How a task stands.

@@ -5,7 +5,7 @@ use crate::{Action, Decision, DemoteMode, Input, LockRenewal, TaskKind, TaskOutc
 use ferroni_model::Cluster;
 
 /// Decides for the lock holder, PostgreSQL running.
-pub fn decide(input: &Input, _cluster: &Cluster) -> Decision {
+pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
     let memo = &input.memo;
     let name = &input.me.name;
     let primary = input.pg.is_primary();
@@ -15,16 +15,12 @@ pub fn decide(input: &Input, _cluster: &Cluster) -> Decision {
             let just_promoted = input.task.as_ref().is_some_and(|t| {
                 t.kind == TaskKind::Promote && t.outcome == TaskOutcome::Succeeded
             });
-            let actions = if just_promoted {
-                vec![Action::UpdateHistory]
-            } else {
-                Vec::new()
-            };
-            Decision::act(
-                memo,
-                actions,
-                format!("no action. I am ({name}), the leader with the lock"),
-            )
+            let normal = format!("no action. I am ({name}), the leader with the lock");
+            if just_promoted {
+                return Decision::act(memo, vec![Action::UpdateHistory], normal);
+            }
+            crate::manual::from_leader(input, cluster, &normal)
+                .unwrap_or_else(|| Decision::log(memo, normal))
         }
         LockRenewal::Renewed if input.config.paused => Decision::act(
             memo,

@@ -19,18 +19,40 @@ pub fn not_healthiest(input: &Input, cluster: &Cluster, me: &Running) -> Option<
             )
         });
     }
-    if let Some(failover) = cluster.failover.as_ref().map(|f| &f.value)
-        && let Some(candidate) = failover.member.as_deref()
-    {
-        let candidate_alive = input
-            .peers
-            .iter()
-            .any(|p| p.name == candidate && p.reachable && !p.nofailover);
-        if candidate != input.me.name && candidate_alive {
-            return Some(format!("manual failover to {candidate} is pending"));
+    let manual = crate::manual::request(cluster).filter(|f| f.scheduled_at.is_none());
+    let former_leader = manual
+        .and_then(|f| f.leader.as_deref())
+        .filter(|l| !l.is_empty());
+    if let Some(failover) = manual {
+        let action = crate::manual::action_name(failover);
+        let alive = |name: &str| {
+            input
+                .peers
+                .iter()
+                .any(|p| p.name == name && p.reachable && !p.nofailover)
+        };
+        let candidate = failover.member.as_deref().filter(|c| !c.is_empty());
+        match candidate {
+            Some(c) if c == input.me.name => return None,
+            Some(c) if input.config.paused || alive(c) => {
+                return Some(format!("manual failover to {c} is pending"));
+            }
+            // The candidate is gone: any healthy member may take over, except the former leader
+            // while another can.
+            _ if input.config.paused => return Some(format!("{action} is pending")),
+            _ => {}
+        }
+        if former_leader == Some(input.me.name.as_str()) {
+            let other = input
+                .peers
+                .iter()
+                .any(|p| p.reachable && !p.nofailover && Some(p.name.as_str()) != candidate);
+            return other.then(|| format!("{action}: I was the leader, another member takes over"));
         }
     }
-    if let Some(status) = &cluster.status
+    // A requested switchover or failover does not wait for the lag rule.
+    if manual.is_none()
+        && let Some(status) = &cluster.status
         && status.optime.saturating_sub(me.wal_position) > input.config.maximum_lag_on_failover
     {
         return Some("My wal position exceeds maximum replication lag".into());
@@ -41,14 +63,15 @@ pub fn not_healthiest(input: &Input, cluster: &Cluster, me: &Running) -> Option<
             me.timeline
         ));
     }
-    for peer in input
+    let rivals = input
         .peers
         .iter()
-        .filter(|p| p.reachable && !p.nofailover && p.name != input.me.name)
-    {
-        if peer.primary {
-            return Some(format!("Primary ({}) is still alive", peer.name));
-        }
+        .filter(|p| p.reachable && !p.nofailover && p.name != input.me.name);
+    if let Some(peer) = rivals.clone().find(|p| p.primary) {
+        return Some(format!("Primary ({}) is still alive", peer.name));
+    }
+    // The former leader of a switchover does not compete on WAL: it hands over.
+    for peer in rivals.filter(|p| Some(p.name.as_str()) != former_leader) {
         if peer.wal_position > me.wal_position {
             return Some(format!(
                 "Wal position of {} is ahead of my wal position",
@@ -73,16 +96,24 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
     let Some(me) = input.pg.running() else {
         return Decision::log(memo, "postgres is not running");
     };
+    // The winner of a requested switchover or failover clears the request after promoting.
+    let clear = crate::manual::request(cluster).is_some();
+    let with_clear = |mut actions: Vec<Action>| {
+        if clear {
+            actions.push(Action::ClearFailover);
+        }
+        actions
+    };
     match not_healthiest(input, cluster, me) {
         None if me.primary => Decision::act(
             memo,
-            vec![Action::AcquireLock],
+            with_clear(vec![Action::AcquireLock]),
             "acquired session lock as a leader",
         )
         .or_else("following new leader after trying and failing to obtain lock"),
         None => Decision::act(
             memo,
-            vec![Action::AcquireLock, Action::Promote],
+            with_clear(vec![Action::AcquireLock, Action::Promote]),
             "promoted self to leader by acquiring session lock",
         )
         .or_else("following new leader after trying and failing to obtain lock"),

@@ -9,6 +9,7 @@
 //! - [`leader_duty`]: this node holds the lock — stay primary, promote, or step down (§e.5).
 //! - [`follower`]: another node holds the lock — follow it, demoting first if primary (§e.5).
 //! - [`long_action`]: a long task is running (§e.2 step 5) or just finished.
+//! - [`manual`]: a requested switchover/failover seen by the leader; scheduled actions (§e.8).
 //! - [`dcs_error`]: the DCS did not answer (§e.9).
 //!
 //! The order of [`decide`] is Patroni's `_run_cycle` (§e.2).
@@ -20,6 +21,7 @@ pub mod input;
 pub mod leader_duty;
 pub mod leader_race;
 pub mod long_action;
+pub mod manual;
 pub mod output;
 pub mod recovery;
 
@@ -112,6 +114,30 @@ fn decide_unpaused(input: &Input) -> Decision {
     if holds_lock(input, cluster) && cluster.config.is_none() {
         before.push(Action::WriteConfig);
     }
+    let mut notes = Vec::new();
+    let mut wake_in = None;
+    if let (Some(at), PgState::Running(_), None) =
+        (&input.scheduled_restart, &input.pg.state, &input.task)
+        && (!holds_lock(input, cluster) || input.lock == LockRenewal::Renewed)
+        && !input.config.paused
+    {
+        match manual::schedule(input, "restart", at) {
+            manual::Schedule::NotYet { wake_in: w, note } => {
+                notes.push(note);
+                wake_in = Some(w);
+            }
+            manual::Schedule::Stale { note } => {
+                notes.push(note);
+                before.push(Action::ForgetScheduledRestart);
+            }
+            manual::Schedule::Due { note } => {
+                before.extend([Action::Restart, Action::ForgetScheduledRestart]);
+                let mut decision = Decision::act(&input.memo, before, "restart initiated");
+                decision.notes.push(note);
+                return decision;
+            }
+        }
+    }
     let mut decision = match &input.pg.state {
         PgState::Running(_) => match cluster.leader_name() {
             None => leader_race::decide(input, cluster),
@@ -134,6 +160,11 @@ fn decide_unpaused(input: &Input) -> Decision {
     }
     before.append(&mut decision.actions);
     decision.actions = before;
+    notes.append(&mut decision.notes);
+    decision.notes = notes;
+    if let Some(w) = wake_in {
+        decision = decision.wake_in(w);
+    }
     decision
 }
 
@@ -164,10 +195,12 @@ pub fn holds_lock(input: &Input, cluster: &Cluster) -> bool {
     cluster.leader_name() == Some(input.me.name.as_str())
 }
 
-/// Whether some other member could take over: a member key that is running, not `nofailover`.
-pub(crate) fn failover_possible(input: &Input, cluster: &Cluster) -> bool {
+/// Whether some other member (`candidate`, when named) could take over: a member key that is
+/// running, not `nofailover`.
+pub(crate) fn failover_possible(input: &Input, cluster: &Cluster, candidate: Option<&str>) -> bool {
     cluster.members.iter().any(|m| {
         m.name != input.me.name
+            && candidate.is_none_or(|c| c == m.name)
             && m.data.state == "running"
             && !m.data.tag_true("nofailover")
             && m.data

@@ -15,6 +15,8 @@ pub fn describe(kind: &TaskKind) -> String {
         TaskKind::StartPrimary => "starting primary after failure".into(),
         TaskKind::StartReplica => "start as a secondary".into(),
         TaskKind::Demote => "demote".into(),
+        TaskKind::Restart => "restart".into(),
+        TaskKind::Reinitialize => "reinitialize".into(),
     }
 }
 

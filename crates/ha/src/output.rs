@@ -1,6 +1,6 @@
 //! What `decide()` returns: the actions for the runtime, and the line that explains them.
 
-use crate::input::Memo;
+use crate::input::{Memo, Millis};
 
 /// How a primary steps down (Patroni's demotion modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +52,13 @@ pub enum Action {
     StopImmediate,
     /// Write `history` after a promotion.
     UpdateHistory,
+    /// Clear the `failover` key (write `{}`, as Patroni does), compare-and-set on its version.
+    ClearFailover,
+    /// Restart PostgreSQL in its current role (a scheduled restart whose moment has come; the
+    /// runtime checks its conditions first).
+    Restart,
+    /// Forget the scheduled restart (done, or stale).
+    ForgetScheduledRestart,
     /// Give up: log `message` as CRITICAL and exit with `code`.
     Exit { code: i32, message: String },
 }
@@ -64,6 +71,10 @@ pub struct Decision {
     pub log: String,
     /// The line to log instead when an action fails.
     pub on_failure: Option<String>,
+    /// Lines logged before `log` (a scheduled action's progress, a request that was refused).
+    pub notes: Vec<String>,
+    /// Run the next cycle after at most this long (a scheduled action is due then).
+    pub wake_in: Option<Millis>,
     pub memo: Memo,
 }
 
@@ -74,6 +85,8 @@ impl Decision {
             actions: Vec::new(),
             log: log.into(),
             on_failure: None,
+            notes: Vec::new(),
+            wake_in: None,
             memo: memo.clone(),
         }
     }
@@ -84,6 +97,8 @@ impl Decision {
             actions,
             log: log.into(),
             on_failure: None,
+            notes: Vec::new(),
+            wake_in: None,
             memo: memo.clone(),
         }
     }
@@ -91,6 +106,18 @@ impl Decision {
     /// The line for when an action fails.
     pub fn or_else(mut self, on_failure: impl Into<String>) -> Decision {
         self.on_failure = Some(on_failure.into());
+        self
+    }
+
+    /// With a line logged before the main one.
+    pub fn note(mut self, note: impl Into<String>) -> Decision {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// Asks for the next cycle after at most `ms`.
+    pub fn wake_in(mut self, ms: Millis) -> Decision {
+        self.wake_in = Some(self.wake_in.map_or(ms, |w| w.min(ms)));
         self
     }
 

@@ -22,7 +22,9 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
         PgState::Starting { since } => starting(input, cluster, *since),
         PgState::Stopped { was_primary } => {
             if holder && input.lock == LockRenewal::Renewed {
-                if input.config.primary_start_timeout == 0 && failover_possible(input, cluster) {
+                if input.config.primary_start_timeout == 0
+                    && failover_possible(input, cluster, None)
+                {
                     return Decision::act(
                         memo,
                         vec![Action::ReleaseLock],
@@ -73,7 +75,7 @@ fn starting(input: &Input, cluster: &Cluster, since: u64) -> Decision {
     }
     let waited = input.now.saturating_sub(since);
     let timeout = input.config.primary_start_timeout;
-    if waited >= timeout && failover_possible(input, cluster) {
+    if waited >= timeout && failover_possible(input, cluster, None) {
         return Decision::act(
             memo,
             vec![Action::StopImmediate, Action::ReleaseLock],

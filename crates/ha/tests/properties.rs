@@ -148,6 +148,8 @@ fn arb_input() -> impl Strategy<Value = Input> {
                 (paused, nofailover, primary_start_timeout, check_timeline),
             )| Input {
                 now: 1_000_000,
+                wall_clock: 1_795_454_400_000,
+                scheduled_restart: None,
                 config: HaConfig {
                     paused,
                     primary_start_timeout,

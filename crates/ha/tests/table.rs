@@ -9,6 +9,18 @@ use ferroni_model::{
 use serde_json::json;
 
 const SYSID: &str = "7711416411379105180";
+/// The wall clock of every scenario: 2026-11-23T17:20:00+00:00.
+const WALL: i64 = 1_795_454_400_000;
+/// `WALL` shifted by `seconds`, as Patroni writes `scheduled_at`.
+fn at(seconds: i64) -> String {
+    let total = 17 * 3600 + 20 * 60 + seconds;
+    format!(
+        "2026-11-23T{:02}:{:02}:{:02}+00:00",
+        total / 3600,
+        total % 3600 / 60,
+        total % 60
+    )
+}
 
 fn member(name: &str, role: &str, state: &str) -> MemberKey {
     MemberKey {
@@ -59,6 +71,8 @@ fn healthy_cluster(leader: Option<&str>) -> Cluster {
 fn leader() -> S {
     S(Input {
         now: 1_000_000,
+        wall_clock: WALL,
+        scheduled_restart: None,
         config: HaConfig::default(),
         me: Me {
             name: "node1".into(),
@@ -204,6 +218,29 @@ impl S {
                 m.data.tags = tags.as_object().cloned();
             }
         })
+    }
+    fn failover(self, leader: Option<&str>, member: Option<&str>, at: Option<String>) -> S {
+        self.cluster(|c| {
+            c.failover = Some(Versioned {
+                value: Failover {
+                    leader: leader.map(Into::into),
+                    member: member.map(Into::into),
+                    scheduled_at: at,
+                },
+                version: Version(4),
+            })
+        })
+    }
+    fn member_state(self, name: &str, state: &str) -> S {
+        self.cluster(|c| {
+            if let Some(m) = c.members.iter_mut().find(|m| m.name == name) {
+                m.data.state = state.into();
+            }
+        })
+    }
+    fn restart_at(mut self, at: String) -> S {
+        self.0.scheduled_restart = Some(at);
+        self
     }
     fn only_me(self) -> S {
         self.cluster(|c| c.members.retain(|m| m.name == "node1"))
@@ -695,7 +732,7 @@ fn rows() -> Vec<Row> {
                     version: Version(4),
                 })
             }),
-            acquire_promote.clone(),
+            vec![AcquireLock, Promote, ClearFailover],
             "promoted self to leader by acquiring session lock",
             lost_race,
         ),
@@ -712,9 +749,174 @@ fn rows() -> Vec<Row> {
                         version: Version(4),
                     })
                 }),
-            acquire_promote.clone(),
+            vec![AcquireLock, Promote, ClearFailover],
             "promoted self to leader by acquiring session lock",
             lost_race,
+        ),
+        row_or(
+            "e8: the switchover candidate wins although behind the others",
+            no_leader().failover(Some("node2"), Some("node1"), None),
+            vec![AcquireLock, Promote, ClearFailover],
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row(
+            "e8: the former leader of a switchover hands over",
+            no_leader()
+                .peer_with("node2", |p| p.wal_position = 500)
+                .failover(Some("node1"), Some("node2"), None),
+            vec![],
+            "following a different leader because i am not the healthiest node (manual failover to node2 is pending)",
+        ),
+        row(
+            "e8: the former leader does not race while another can take over",
+            no_leader()
+                .peer_with("node2", |p| p.reachable = false)
+                .peer_with("node3", |p| p.wal_position = 500)
+                .failover(Some("node1"), Some("node2"), None),
+            vec![],
+            "following a different leader because i am not the healthiest node (switchover: I was the leader, another member takes over)",
+        ),
+        row_or(
+            "e8: the former leader's higher WAL does not stop a switchover to a dead candidate",
+            no_leader()
+                .peer("node4", 5000, false)
+                .peer_with("node2", |p| p.reachable = false)
+                .peer_with("node3", |p| p.reachable = false)
+                .failover(Some("node4"), Some("node2"), None),
+            vec![AcquireLock, Promote, ClearFailover],
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row(
+            "e8: a former leader still running as primary stops a race",
+            no_leader()
+                .peer("node4", 5000, true)
+                .failover(Some("node4"), Some("node2"), None)
+                .peer_with("node2", |p| p.reachable = false),
+            vec![],
+            "following a different leader because i am not the healthiest node (Primary (node4) is still alive)",
+        ),
+        row(
+            "e8: leader demotes gracefully for a switchover",
+            leader().failover(Some("node1"), Some("node2"), None),
+            vec![Demote(DemoteMode::Graceful)],
+            "switchover: demoting myself",
+        ),
+        row(
+            "e8: leader demotes gracefully for a manual failover",
+            leader().failover(None, Some("node3"), None),
+            vec![Demote(DemoteMode::Graceful)],
+            "manual failover: demoting myself",
+        ),
+        row(
+            "e8: a switchover without a candidate demotes when any member can take over",
+            leader().failover(Some("node1"), None, None),
+            vec![Demote(DemoteMode::Graceful)],
+            "switchover: demoting myself",
+        ),
+        row(
+            "e8: a switchover naming another leader is cleared",
+            leader().failover(Some("node2"), Some("node3"), None),
+            vec![ClearFailover],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e8: a switchover to myself is cleared",
+            leader().failover(Some("node1"), Some("node1"), None),
+            vec![ClearFailover],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e8: a switchover to a stopped member is cleared",
+            leader()
+                .member_state("node2", "stopped")
+                .failover(Some("node1"), Some("node2"), None),
+            vec![ClearFailover],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e8: a switchover to a nofailover member is cleared",
+            leader()
+                .member_tags("node2", json!({"nofailover": true}))
+                .failover(Some("node1"), Some("node2"), None),
+            vec![ClearFailover],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e8: a scheduled switchover waits for its time",
+            leader().failover(Some("node1"), Some("node2"), Some(at(60))),
+            vec![],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e8: a scheduled switchover whose time has come",
+            leader().failover(Some("node1"), Some("node2"), Some(at(-3))),
+            vec![Demote(DemoteMode::Graceful)],
+            "switchover: demoting myself",
+        ),
+        row(
+            "e8: a stale scheduled switchover is cleared",
+            leader().failover(Some("node1"), Some("node2"), Some(at(-16))),
+            vec![ClearFailover],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e8: an unreadable scheduled_at is cleared",
+            leader().failover(Some("node1"), Some("node2"), Some("tomorrow".into())),
+            vec![ClearFailover],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e8: paused, a switchover without a candidate is cleared",
+            leader().paused().failover(Some("node1"), None, None),
+            vec![ClearFailover],
+            "PAUSE: no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e8: paused, a switchover to a candidate demotes",
+            leader()
+                .paused()
+                .failover(Some("node1"), Some("node2"), None),
+            vec![Demote(DemoteMode::Graceful)],
+            "PAUSE: switchover: demoting myself",
+        ),
+        row(
+            "e8: paused, a replica waits for the candidate of a switchover",
+            no_leader()
+                .paused()
+                .peer_with("node2", |p| p.reachable = false)
+                .failover(Some("node3"), Some("node2"), None),
+            vec![],
+            "PAUSE: following a different leader because i am not the healthiest node (manual failover to node2 is pending)",
+        ),
+        row(
+            "e8: a scheduled restart whose time has come",
+            leader().restart_at(at(-1)),
+            vec![Restart, ForgetScheduledRestart],
+            "restart initiated",
+        ),
+        row(
+            "e8: a scheduled restart waits for its time",
+            replica().restart_at(at(30)),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        row(
+            "e8: a stale scheduled restart is forgotten",
+            leader().restart_at(at(-60)),
+            vec![ForgetScheduledRestart],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e8: no scheduled restart while a task runs",
+            leader()
+                .restart_at(at(-1))
+                .task(TaskKind::Promote, TaskOutcome::Running),
+            vec![],
+            "updated leader lock during promote",
         ),
         row_or(
             "e4: alone in the cluster",
@@ -978,6 +1180,39 @@ fn every_row_decides_as_patroni() {
         failures.len(),
         rows.len(),
         failures.join("\n")
+    );
+}
+
+#[test]
+fn a_scheduled_action_wakes_the_loop_at_its_time() {
+    let switchover = decide(
+        &leader()
+            .failover(Some("node1"), Some("node2"), Some(at(4)))
+            .0,
+    );
+    assert_eq!(switchover.wake_in, Some(4000));
+    assert_eq!(
+        switchover.notes,
+        vec!["Awaiting switchover at 2026-11-23T17:20:04+00:00 (in 4 seconds)".to_string()]
+    );
+    let restart = decide(&leader().restart_at(at(90)).0);
+    assert_eq!(restart.wake_in, Some(90_000));
+    let stale = decide(
+        &leader()
+            .failover(Some("node1"), Some("node2"), Some(at(-16)))
+            .0,
+    );
+    assert_eq!(
+        stale.notes,
+        vec!["Found a stale switchover value, cleaning up: 2026-11-23T17:19:44+00:00".to_string()]
+    );
+    let refused = decide(&leader().failover(Some("node2"), Some("node3"), None).0);
+    assert_eq!(
+        refused.notes,
+        vec![
+            "switchover: leader name does not match: node2 != node1".to_string(),
+            "Cleaning up failover key".to_string()
+        ]
     );
 }
 

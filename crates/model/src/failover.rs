@@ -43,3 +43,13 @@ impl Failover {
         self.leader.is_none() && self.member.is_none()
     }
 }
+
+/// Milliseconds since the Unix epoch of a `scheduled_at` (ISO 8601 with a zone, as Patroni
+/// writes `2026-11-23T17:20:00+00:00`), and its canonical text.
+pub fn parse_scheduled_at(text: &str) -> Option<(i64, String)> {
+    let text = text.trim();
+    let parsed = chrono::DateTime::parse_from_rfc3339(text)
+        .or_else(|_| chrono::DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z"))
+        .ok()?;
+    Some((parsed.timestamp_millis(), parsed.to_rfc3339()))
+}

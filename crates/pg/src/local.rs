@@ -88,6 +88,9 @@ pub struct Observation {
     pub server_version: Option<u32>,
     /// Primary: its replication connections.
     pub replication: Vec<ReplicationRow>,
+    /// Parameters changed in `postgresql.conf` that only a restart applies, as Patroni's
+    /// `pending_restart_reason`: `{name: {old_value, new_value}}`.
+    pub pending_restart: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The state of the data directory.
@@ -366,6 +369,36 @@ impl LocalPostgres {
             let _ = child.wait().await;
         });
         self.wait_ready(timeout).await
+    }
+
+    /// The protected parameters (given on the command line) whose wanted value differs from the
+    /// one the running postmaster was started with (`postmaster.opts`), as
+    /// `{name: {old_value, new_value}}`: PostgreSQL cannot report these itself.
+    pub fn cmdline_changes(
+        &self,
+        params: &ServerParameters,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let Ok(opts) = std::fs::read_to_string(self.data().join("postmaster.opts")) else {
+            return serde_json::Map::new();
+        };
+        let started: BTreeMap<&str, &str> = opts
+            .split('"')
+            .filter_map(|arg| arg.strip_prefix("--")?.split_once('='))
+            .collect();
+        params
+            .cmdline
+            .iter()
+            .filter_map(|arg| arg.strip_prefix("--")?.split_once('='))
+            .filter_map(|(name, wanted)| {
+                let old = started.get(name)?;
+                (*old != wanted).then(|| {
+                    (
+                        name.to_string(),
+                        serde_json::json!({"old_value": old, "new_value": wanted}),
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Waits until the server accepts connections.
@@ -712,13 +745,21 @@ fn observation(row: &tokio_postgres::Row) -> Option<Observation> {
     } else {
         int("flush_lsn").unwrap_or(0)
     };
-    let slots = row
-        .try_get::<_, Option<String>>("slots")
-        .ok()
-        .flatten()
-        .map(|s| s.split(',').map(str::to_string).collect())
-        .unwrap_or_default();
+    let list = |name: &str| {
+        row.try_get::<_, Option<String>>(name)
+            .ok()
+            .flatten()
+            .map(|s| s.split(',').map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let slots = list("slots");
     Some(Observation {
+        pending_restart: row
+            .try_get::<_, Option<String>>("pending_restart")
+            .ok()
+            .flatten()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default(),
         in_recovery,
         timeline,
         wal_position,

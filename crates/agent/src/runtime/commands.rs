@@ -1,0 +1,407 @@
+//! The agent's answers to the REST API's requests ([`Command`]), between cycles: the DCS writes
+//! of a switchover or a configuration change, and the restarts, reloads and re-clones of the
+//! local PostgreSQL (run as tasks, so the loop keeps renewing the lock meanwhile).
+
+use super::{Runtime, upstream_of};
+use ferroni_api::{Command, Reply, RestartRequest};
+use ferroni_dcs::DcsError;
+use ferroni_ha::TaskKind;
+use ferroni_model::Failover;
+use ferroni_pg::local::{Recovery, StopMode};
+use serde_json::{Map, Value, json};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// A restart kept for later (`POST /restart` with `schedule`).
+#[derive(Debug, Clone)]
+pub struct ScheduledRestart {
+    pub request: RestartRequest,
+    /// The postmaster's start time when it was scheduled: a restart in between cancels it.
+    pub postmaster_start_time: Option<String>,
+}
+
+impl ScheduledRestart {
+    /// The member key's `scheduled_restart`, as Patroni writes it.
+    pub fn to_map(&self) -> Map<String, Value> {
+        let r = &self.request;
+        let mut m = Map::new();
+        m.insert("schedule".into(), json!(r.schedule));
+        if let Some(role) = &r.role {
+            m.insert("role".into(), json!(role));
+        }
+        if let Some(v) = &r.postgres_version {
+            m.insert("postgres_version".into(), json!(v));
+        }
+        if let Some(t) = r.timeout {
+            m.insert("timeout".into(), json!(t));
+        }
+        if r.restart_pending {
+            m.insert("restart_pending".into(), json!(true));
+        }
+        m.insert(
+            "postmaster_start_time".into(),
+            json!(self.postmaster_start_time),
+        );
+        m
+    }
+}
+
+/// Merges a JSON merge patch as Patroni's `patch_config`: objects merge, `null` deletes, other
+/// values replace. Returns whether anything changed.
+pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) -> bool {
+    let mut changed = false;
+    for (key, value) in patch {
+        match (value, target.get_mut(key)) {
+            (Value::Null, Some(_)) => {
+                target.remove(key);
+                changed = true;
+            }
+            (Value::Null, None) => {}
+            (Value::Object(p), Some(Value::Object(t))) => changed |= merge_patch(t, p),
+            (v, Some(existing)) if existing == v => {}
+            (v, _) => {
+                target.insert(key.clone(), v.clone());
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// Patroni's `version_to_int` of the running server (`150018`) against a requested `15.2`.
+fn newer_version_requested(requested: &str, running: Option<u32>) -> bool {
+    match (ferroni_api::requests::version_number(requested), running) {
+        (Some(wanted), Some(running)) => wanted > running,
+        _ => false,
+    }
+}
+
+impl Runtime {
+    /// Answers one request. Returns whether a cycle should run at once.
+    pub(super) async fn command(
+        &mut self,
+        command: Command,
+        reply: oneshot::Sender<Reply>,
+    ) -> bool {
+        let answer = match command {
+            Command::ReadFailover => {
+                let _ = reply.send(self.read_failover().await);
+                return false;
+            }
+            Command::RequestFailover(failover) => {
+                tracing::info!(
+                    "received {} request with leader={} candidate={} scheduled_at={}",
+                    ferroni_ha::manual::action_name(&failover),
+                    failover.leader.as_deref().unwrap_or("None"),
+                    failover.member.as_deref().unwrap_or("None"),
+                    failover.scheduled_at.as_deref().unwrap_or("None"),
+                );
+                match self.dcs.set_failover(&failover, None).await {
+                    Ok(_) => Reply::text(200, ""),
+                    Err(e) => {
+                        tracing::error!("failed to write failover key into DCS: {e}");
+                        Reply::text(503, "failed to write failover key into DCS")
+                    }
+                }
+            }
+            Command::CancelSwitchover => self.cancel_switchover().await,
+            Command::Config { body, replace } => self.change_config(body, replace).await,
+            Command::Reload => {
+                let _ = reply.send(Reply::text(202, "reload scheduled"));
+                self.reload_config().await;
+                return true;
+            }
+            Command::Restart(request) => {
+                if let Err(refusal) = self.restart(&request, Some(reply)) {
+                    tracing::info!("{}", refusal.body);
+                    // The reply went back with the refusal.
+                }
+                return true;
+            }
+            Command::ScheduleRestart(request) => {
+                if self.scheduled_restart.is_some() {
+                    Reply::text(409, "Another restart is already scheduled")
+                } else {
+                    self.scheduled_restart = Some(ScheduledRestart {
+                        request,
+                        postmaster_start_time: self
+                            .last_observation
+                            .as_ref()
+                            .and_then(|o| o.postmaster_start_time.clone()),
+                    });
+                    Reply::text(202, "Restart scheduled")
+                }
+            }
+            Command::CancelRestart => match self.scheduled_restart.take() {
+                Some(_) => Reply::text(200, "scheduled restart deleted"),
+                None => Reply::text(404, "no restarts are scheduled"),
+            },
+            Command::Reinitialize { force, from_leader } => {
+                self.reinitialize(force, from_leader).await
+            }
+        };
+        let _ = reply.send(answer);
+        true
+    }
+
+    async fn read_failover(&self) -> Reply {
+        match self.dcs.get_cluster().await {
+            Ok(cluster) => {
+                let pending = ferroni_ha::manual::request(&cluster).is_some();
+                Reply::json(
+                    200,
+                    json!({"leader": cluster.leader_name(), "failover": pending}).to_string(),
+                )
+            }
+            Err(e) => Reply::text(503, format!("DCS: {e}")),
+        }
+    }
+
+    async fn cancel_switchover(&self) -> Reply {
+        let cluster = match self.dcs.get_cluster().await {
+            Ok(c) => c,
+            Err(e) => return Reply::text(503, format!("DCS: {e}")),
+        };
+        match &cluster.failover {
+            Some(f) if f.value.scheduled_at.is_some() => {
+                match self
+                    .dcs
+                    .set_failover(&Failover::default(), Some(f.version))
+                    .await
+                {
+                    Ok(_) => Reply::text(200, "scheduled switchover deleted"),
+                    Err(_) => Reply::text(409, "Conflict: the failover key changed meanwhile"),
+                }
+            }
+            _ => Reply::text(404, "no switchover is scheduled"),
+        }
+    }
+
+    /// `PATCH /config` (merge, compare-and-set) or `PUT /config` (replace).
+    async fn change_config(&self, body: Map<String, Value>, replace: bool) -> Reply {
+        let cluster = match self.dcs.get_cluster().await {
+            Ok(c) => c,
+            Err(e) => return Reply::text(503, format!("DCS: {e}")),
+        };
+        let shown = |data: &Map<String, Value>| {
+            Reply::json(
+                200,
+                ferroni_api::json::python_json(&Value::Object(data.clone())),
+            )
+        };
+        if replace {
+            if cluster.config.as_ref().is_some_and(|c| c.value == body) {
+                return shown(&body);
+            }
+            return match self.dcs.set_config(&body, None).await {
+                Ok(_) => shown(&body),
+                Err(e) => Reply::text(502, format!("Bad Gateway: the DCS refused the write: {e}")),
+            };
+        }
+        let Some(config) = &cluster.config else {
+            return Reply::text(
+                503,
+                "Service Unavailable: there is no configuration in the DCS",
+            );
+        };
+        let mut data = config.value.clone();
+        if merge_patch(&mut data, &body) {
+            match self.dcs.set_config(&data, Some(config.version)).await {
+                Ok(_) => {}
+                Err(DcsError::Conflict(_)) => {
+                    return Reply::text(409, "Conflict: the configuration changed meanwhile");
+                }
+                Err(e) => return Reply::text(409, format!("Conflict: {e}")),
+            }
+        }
+        shown(&data)
+    }
+
+    /// Why this node does not match a restart's conditions (Patroni's `restart_matches`).
+    fn restart_mismatch(&self, request: &RestartRequest) -> Option<&'static str> {
+        let o = self.last_observation.as_ref();
+        if let Some(role) = &request.role
+            && role != self.last_role
+        {
+            return Some("host role mismatch");
+        }
+        if let Some(v) = &request.postgres_version
+            && !newer_version_requested(v, o.and_then(|o| o.server_version))
+        {
+            return Some("postgres version mismatch");
+        }
+        if request.restart_pending && self.pending_restart_reason().is_empty() {
+            return Some("pending restart flag is not set");
+        }
+        None
+    }
+
+    /// Starts a restart task; `reply` (if any) gets the outcome when it ends. Refusals are
+    /// answered at once and returned.
+    pub(super) fn restart(
+        &mut self,
+        request: &RestartRequest,
+        reply: Option<oneshot::Sender<Reply>>,
+    ) -> Result<(), Reply> {
+        let refusal = if let Some(reason) = self.restart_mismatch(request) {
+            tracing::info!("not proceeding with the restart: {reason}");
+            Some(Reply::text(503, "restart conditions are not satisfied"))
+        } else if self.tasks.busy() {
+            Some(Reply::text(
+                503,
+                format!("{} already in progress", self.tasks.describe()),
+            ))
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            if let Some(reply) = reply {
+                let _ = reply.send(refusal.clone());
+            }
+            return Err(refusal);
+        }
+        let pg = self.pg.clone();
+        let params = pg.parameters(&self.dynamic_parameters());
+        let primary = self
+            .last_observation
+            .as_ref()
+            .is_some_and(|o| !o.in_recovery);
+        let upstream = self.upstream.clone();
+        let timeout = Duration::from_secs(
+            request
+                .timeout
+                .unwrap_or_else(|| u64::try_from(self.dynamic.primary_start_timeout).unwrap_or(300))
+                .max(1),
+        );
+        self.spawn_task(TaskKind::Restart, async move {
+            let result = async {
+                pg.stop(StopMode::Fast, Duration::from_secs(120)).await?;
+                let recovery = if primary {
+                    Recovery::Primary
+                } else {
+                    Recovery::Standby(upstream.as_ref())
+                };
+                pg.configure(&params, recovery)?;
+                pg.start(&params, timeout).await
+            }
+            .await;
+            if let Some(reply) = reply {
+                let _ = reply.send(match &result {
+                    Ok(()) => Reply::text(200, "restarted successfully"),
+                    Err(_) => Reply::text(503, "restart failed"),
+                });
+            }
+            result.map_err(anyhow::Error::from)
+        });
+        Ok(())
+    }
+
+    /// `POST /reinitialize`: a replica removes its data directory and clones it again.
+    async fn reinitialize(&mut self, force: bool, from_leader: bool) -> Reply {
+        let cluster = match self.dcs.get_cluster().await {
+            Ok(c) => c,
+            Err(e) => return Reply::text(503, format!("DCS: {e}")),
+        };
+        let Some(leader) = cluster.leader_name().map(str::to_string) else {
+            return Reply::text(503, "Cluster has no leader, can not reinitialize");
+        };
+        if leader == self.me.name {
+            return Reply::text(503, "I am the leader, can not reinitialize");
+        }
+        if self.tasks.busy() {
+            if !force {
+                return Reply::text(
+                    503,
+                    format!("{} already in progress", self.tasks.describe()),
+                );
+            }
+            self.tasks.cancel();
+        }
+        // The leader is the one source every replica can clone from (`from_leader` asks for it).
+        let _ = from_leader;
+        let Some(upstream) = upstream_of(&cluster, &leader) else {
+            return Reply::text(503, "the leader has no conn_url");
+        };
+        self.upstream = Some(upstream.clone());
+        let pg = self.pg.clone();
+        let params = pg.parameters(&self.dynamic_parameters());
+        tracing::info!("reinitializing from {leader}");
+        self.spawn_task(TaskKind::Reinitialize, async move {
+            pg.stop(StopMode::Immediate, Duration::from_secs(60))
+                .await?;
+            pg.remove_data();
+            pg.basebackup(&upstream).await?;
+            pg.configure(&params, Recovery::Standby(Some(&upstream)))?;
+            pg.start(&params, Duration::from_secs(600)).await?;
+            Ok(())
+        });
+        Reply::text(200, "reinitialize started")
+    }
+
+    /// Re-reads the configuration file (`POST /reload`, SIGHUP) and applies what can change
+    /// without a restart: PostgreSQL's parameters and access rules (reload), tags, logging level.
+    pub(super) async fn reload_config(&mut self) {
+        let loaded = match ferroni_config::load(self.config_path.as_deref(), std::env::vars()) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("the configuration was not reloaded: {e}");
+                return;
+            }
+        };
+        for w in &loaded.warnings {
+            tracing::warn!("{w}");
+        }
+        self.me = crate::settings::me(&loaded.config);
+        self.loaded = loaded;
+        tracing::info!("Reloading PostgreSQL configuration.");
+        if self.last_observation.is_some() {
+            let params = self.pg.parameters(&self.dynamic_parameters());
+            let recovery = if self
+                .last_observation
+                .as_ref()
+                .is_some_and(|o| !o.in_recovery)
+            {
+                Recovery::Primary
+            } else {
+                Recovery::Standby(self.upstream.as_ref())
+            };
+            if let Err(e) = self.pg.configure(&params, recovery) {
+                tracing::error!("cannot write the PostgreSQL configuration: {e}");
+            } else if let Err(e) = self.pg.reload().await {
+                tracing::error!("cannot reload PostgreSQL: {e}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patch_as_patroni() {
+        let mut data =
+            json!({"ttl": 30, "postgresql": {"parameters": {"work_mem": "4MB", "a": 1}}})
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+        let patch =
+            json!({"postgresql": {"parameters": {"work_mem": "8MB", "a": null}}, "x": null});
+        assert!(merge_patch(&mut data, patch.as_object().unwrap()));
+        assert_eq!(
+            Value::Object(data.clone()),
+            json!({"ttl": 30, "postgresql": {"parameters": {"work_mem": "8MB"}}})
+        );
+        assert!(!merge_patch(
+            &mut data,
+            json!({"ttl": 30}).as_object().unwrap()
+        ));
+    }
+
+    #[test]
+    fn only_a_newer_version_restarts() {
+        assert!(newer_version_requested("15.19", Some(150_018)));
+        assert!(!newer_version_requested("15.18", Some(150_018)));
+        assert!(!newer_version_requested("junk", Some(150_018)));
+    }
+}
