@@ -283,12 +283,13 @@ impl Runtime {
     }
 
     /// The effective dynamic configuration: the cluster's `config`, else `bootstrap.dcs`.
-    fn refresh_dynamic(&mut self, cluster: &Cluster) {
+    /// Returns whether it changed.
+    fn refresh_dynamic(&mut self, cluster: &Cluster) -> bool {
         let Some(config) = &cluster.config else {
-            return;
+            return false;
         };
         if config.value == self.dynamic.raw {
-            return;
+            return false;
         }
         match DynamicConfig::from_map(&config.value, "config") {
             Ok((dynamic, warnings)) => {
@@ -296,12 +297,36 @@ impl Runtime {
                     tracing::warn!("{w}");
                 }
                 self.dynamic = dynamic;
+                true
             }
             Err(issues) => {
                 for issue in issues {
                     tracing::error!("ignoring the new dynamic configuration: {issue}");
                 }
+                false
             }
+        }
+    }
+
+    /// Rewrites the configuration files of the running PostgreSQL from the current settings and
+    /// reloads it. Parameters that need a restart then show as pending restart.
+    async fn apply_parameters(&self) {
+        let Some(o) = &self.last_observation else {
+            return;
+        };
+        let params = self.pg.parameters(&self.dynamic_parameters());
+        for w in &params.warnings {
+            tracing::warn!("{w}");
+        }
+        let recovery = if o.in_recovery {
+            Recovery::Standby(self.upstream.as_ref())
+        } else {
+            Recovery::Primary
+        };
+        if let Err(e) = self.pg.configure(&params, recovery) {
+            tracing::error!("cannot write the PostgreSQL configuration: {e}");
+        } else if let Err(e) = self.pg.reload().await {
+            tracing::error!("cannot reload PostgreSQL: {e}");
         }
     }
 
@@ -339,6 +364,12 @@ impl Runtime {
                     timeline: o.timeline,
                     wal_position: o.wal_position,
                     following: None,
+                    streaming: o
+                        .replication
+                        .iter()
+                        .filter(|r| r.state == "streaming")
+                        .map(|r| r.application_name.clone())
+                        .collect(),
                 };
                 self.last_observation = Some(o);
                 PgState::Running(running)
@@ -415,9 +446,7 @@ impl Runtime {
                 None
             }
         };
-        if let Some(c) = &cluster {
-            self.refresh_dynamic(c);
-        }
+        let config_changed = cluster.as_ref().is_some_and(|c| self.refresh_dynamic(c));
         let lock = match &cluster {
             Some(c) if c.leader_name() == Some(self.me.name.as_str()) => {
                 match self.dcs.update_leader().await {
@@ -432,6 +461,10 @@ impl Runtime {
             _ => LockRenewal::NotHeld,
         };
         let pg = self.gather_pg().await;
+        if config_changed && !self.tasks.busy() {
+            tracing::info!("Reloading PostgreSQL configuration.");
+            self.apply_parameters().await;
+        }
         let task = self.tasks.status().await;
         let mut config = settings::ha_config(&self.dynamic);
         config.can_bootstrap = true;

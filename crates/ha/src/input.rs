@@ -125,6 +125,8 @@ pub struct Running {
     pub wal_position: u64,
     /// Replica: the member it streams from (from `primary_conninfo`), when known.
     pub following: Option<String>,
+    /// Primary: the members streaming from it now (`pg_stat_replication`, by application name).
+    pub streaming: Vec<String>,
 }
 
 /// The local PostgreSQL as the decision sees it.
@@ -200,4 +202,6 @@ pub struct PeerReport {
 pub struct Memo {
     /// When this node, holding the lock, started PostgreSQL as a primary after a crash.
     pub primary_start_began: Option<Millis>,
+    /// Since when a requested switchover waits for its candidate to stream from this leader.
+    pub switchover_wait_began: Option<Millis>,
 }

@@ -19,7 +19,10 @@ pub fn not_healthiest(input: &Input, cluster: &Cluster, me: &Running) -> Option<
             )
         });
     }
-    let manual = crate::manual::request(cluster).filter(|f| f.scheduled_at.is_none());
+    // A scheduled request is served once the leader has stepped down for it; while paused,
+    // scheduled requests are not served at all.
+    let manual = crate::manual::request(cluster)
+        .filter(|f| !(input.config.paused && f.scheduled_at.is_some()));
     let former_leader = manual
         .and_then(|f| f.leader.as_deref())
         .filter(|l| !l.is_empty());

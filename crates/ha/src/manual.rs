@@ -5,7 +5,7 @@
 //! `loop_wait` away, the decision asks the runtime to wake up at that moment ([`Decision::wake_in`]):
 //! the loop never blocks, and the action starts on time.
 
-use crate::{Action, Decision, DemoteMode, Input, Millis, failover_possible};
+use crate::{Action, Decision, DemoteMode, Input, Memo, Millis, failover_possible};
 use ferroni_model::{Cluster, Failover};
 
 /// Where a scheduled action stands.
@@ -105,11 +105,47 @@ pub fn from_leader(input: &Input, cluster: &Cluster, normal: &str) -> Option<Dec
             format!("{title} is possible only to a specific candidate in a paused state")
         }
         _ if failover_possible(input, cluster, candidate) => {
+            // Only a candidate that streams from this primary receives every WAL record up to
+            // the shutdown checkpoint: promoting another would fork the history behind the
+            // other replicas. Wait (at most `ttl`) for one to connect.
+            if !streaming_candidate(input, cluster, candidate) {
+                let began = memo.switchover_wait_began.unwrap_or(input.now);
+                if input.now.saturating_sub(began) < input.config.ttl {
+                    let waiting = Memo {
+                        switchover_wait_began: Some(began),
+                        ..memo.clone()
+                    };
+                    notes.push(format!(
+                        "{action}: waiting for {} to stream from the leader",
+                        candidate.unwrap_or("a candidate")
+                    ));
+                    let mut decision = Decision::log(memo, normal)
+                        .with_memo(waiting)
+                        .wake_in(input.config.loop_wait.min(500));
+                    decision.notes = notes;
+                    return Some(decision);
+                }
+                notes.push(format!(
+                    "{action}: no candidate streams from the leader, {bare} is not possible"
+                ));
+                notes.push("Cleaning up failover key".into());
+                let mut decision = Decision::act(memo, vec![Action::ClearFailover], normal)
+                    .with_memo(Memo {
+                        switchover_wait_began: None,
+                        ..memo.clone()
+                    });
+                decision.notes = notes;
+                return Some(decision);
+            }
             let mut decision = Decision::act(
                 memo,
                 vec![Action::Demote(DemoteMode::Graceful)],
                 format!("{action}: demoting myself"),
-            );
+            )
+            .with_memo(Memo {
+                switchover_wait_began: None,
+                ..memo.clone()
+            });
             decision.notes = notes;
             return Some(decision);
         }
@@ -120,4 +156,14 @@ pub fn from_leader(input: &Input, cluster: &Cluster, normal: &str) -> Option<Dec
     let mut decision = Decision::act(memo, vec![Action::ClearFailover], normal);
     decision.notes = notes;
     Some(decision)
+}
+
+/// Whether a member that could take over (`candidate`, when named) streams from this primary.
+fn streaming_candidate(input: &Input, cluster: &Cluster, candidate: Option<&str>) -> bool {
+    let Some(running) = input.pg.running() else {
+        return false;
+    };
+    running.streaming.iter().any(|name| {
+        candidate.is_none_or(|c| c == name) && failover_possible(input, cluster, Some(name))
+    })
 }

@@ -6,6 +6,7 @@ use ferroni_model::{Cluster, LeaderKey, Member, MemberKey, Status, Version};
 use proptest::prelude::*;
 
 const SYSID: &str = "42";
+const STREAMING: [&str; 1] = ["node2"];
 
 fn arb_cluster() -> impl Strategy<Value = Cluster> {
     (
@@ -62,6 +63,7 @@ fn arb_pg() -> impl Strategy<Value = PgView> {
                 timeline,
                 wal_position,
                 following: None,
+                streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
             })
         }),
         (0u64..1_000_000).prop_map(|since| PgState::Starting { since }),

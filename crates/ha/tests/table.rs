@@ -9,6 +9,8 @@ use ferroni_model::{
 use serde_json::json;
 
 const SYSID: &str = "7711416411379105180";
+/// The replicas streaming from a running primary in every scenario.
+const STREAMING: [&str; 2] = ["node2", "node3"];
 /// The wall clock of every scenario: 2026-11-23T17:20:00+00:00.
 const WALL: i64 = 1_795_454_400_000;
 /// `WALL` shifted by `seconds`, as Patroni writes `scheduled_at`.
@@ -90,6 +92,7 @@ fn leader() -> S {
                 timeline: 1,
                 wal_position: 1000,
                 following: None,
+                streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
             }),
         },
         task: None,
@@ -140,6 +143,7 @@ impl S {
             timeline,
             wal_position: wal,
             following: None,
+            streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
         });
         self
     }
@@ -149,6 +153,7 @@ impl S {
             timeline,
             wal_position: wal,
             following: None,
+            streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
         });
         self
     }
@@ -237,6 +242,16 @@ impl S {
                 m.data.state = state.into();
             }
         })
+    }
+    fn streaming(mut self, names: &[&str]) -> S {
+        if let PgState::Running(r) = &mut self.0.pg.state {
+            r.streaming = names.iter().map(|s| s.to_string()).collect();
+        }
+        self
+    }
+    fn memo(mut self, memo: Memo) -> S {
+        self.0.memo = memo;
+        self
     }
     fn restart_at(mut self, at: String) -> S {
         self.0.scheduled_restart = Some(at);
@@ -797,6 +812,13 @@ fn rows() -> Vec<Row> {
             vec![],
             "following a different leader because i am not the healthiest node (Primary (node4) is still alive)",
         ),
+        row_or(
+            "e8: the candidate of a scheduled switchover wins once the leader stepped down",
+            no_leader().failover(Some("node2"), Some("node1"), Some(at(-1))),
+            vec![AcquireLock, Promote, ClearFailover],
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
         row(
             "e8: leader demotes gracefully for a switchover",
             leader().failover(Some("node1"), Some("node2"), None),
@@ -814,6 +836,26 @@ fn rows() -> Vec<Row> {
             leader().failover(Some("node1"), None, None),
             vec![Demote(DemoteMode::Graceful)],
             "switchover: demoting myself",
+        ),
+        row(
+            "e8: a switchover waits for its candidate to stream",
+            leader()
+                .streaming(&["node3"])
+                .failover(Some("node1"), Some("node2"), None),
+            vec![],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e8: a switchover whose candidate never streams is cleared after ttl",
+            leader()
+                .streaming(&[])
+                .memo(Memo {
+                    switchover_wait_began: Some(1_000_000 - 30_000),
+                    ..Memo::default()
+                })
+                .failover(Some("node1"), None, None),
+            vec![ClearFailover],
+            "no action. I am (node1), the leader with the lock",
         ),
         row(
             "e8: a switchover naming another leader is cleared",

@@ -354,23 +354,7 @@ impl Runtime {
         self.me = crate::settings::me(&loaded.config);
         self.loaded = loaded;
         tracing::info!("Reloading PostgreSQL configuration.");
-        if self.last_observation.is_some() {
-            let params = self.pg.parameters(&self.dynamic_parameters());
-            let recovery = if self
-                .last_observation
-                .as_ref()
-                .is_some_and(|o| !o.in_recovery)
-            {
-                Recovery::Primary
-            } else {
-                Recovery::Standby(self.upstream.as_ref())
-            };
-            if let Err(e) = self.pg.configure(&params, recovery) {
-                tracing::error!("cannot write the PostgreSQL configuration: {e}");
-            } else if let Err(e) = self.pg.reload().await {
-                tracing::error!("cannot reload PostgreSQL: {e}");
-            }
-        }
+        self.apply_parameters().await;
     }
 }
 
