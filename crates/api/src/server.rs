@@ -106,10 +106,6 @@ fn read_only(method: Method, path: &str, query: &str, node: &NodeState) -> Respo
             crate::metrics::metrics(node).into(),
         );
     }
-    if first == "failsafe" {
-        // Failsafe mode is not built: Patroni answers 502 when it is not enabled.
-        return response(502, Some("text/html"), Bytes::new());
-    }
     let code = status_code(method, first, query, node);
     // Liveness and readiness answer with a status line only, like Patroni.
     let with_body = method == Method::Get && !matches!(first, "liveness" | "readiness");
@@ -117,7 +113,7 @@ fn read_only(method: Method, path: &str, query: &str, node: &NodeState) -> Respo
         ("cluster", Some(c)) => Some(cluster_body(c, &node.scope)),
         ("history", Some(c)) => Some(history_body(c)),
         ("config", Some(c)) => config_body(c),
-        ("cluster" | "history" | "config", None) => None,
+        ("cluster" | "history" | "config", None) | ("failsafe", _) => None,
         _ => Some(status_json(node)),
     };
     match (with_body, body) {
