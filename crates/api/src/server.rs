@@ -39,6 +39,20 @@ pub async fn bind(listen: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind((host, port.trim().parse::<u16>().unwrap_or(8008))).await
 }
 
+/// The mutating requests served (method, first path segment); other non-GET requests get 501.
+pub const MUTATING: &[(&str, &str)] = &[
+    ("POST", "switchover"),
+    ("POST", "failover"),
+    ("POST", "restart"),
+    ("POST", "reload"),
+    ("POST", "reinitialize"),
+    ("POST", "failsafe"),
+    ("PATCH", "config"),
+    ("PUT", "config"),
+    ("DELETE", "restart"),
+    ("DELETE", "switchover"),
+];
+
 /// Everything the API answers from.
 pub struct Api {
     pub state: watch::Receiver<Arc<NodeState>>,
@@ -153,14 +167,9 @@ async fn handle(api: Arc<Api>, peer: Peer, request: Request<Incoming>) -> Respon
         return read_only(m, &path, &query, &node);
     }
     let first = path.split('/').next().unwrap_or("").to_string();
-    let known = matches!(
-        (method.as_str(), first.as_str()),
-        (
-            "POST",
-            "switchover" | "failover" | "restart" | "reload" | "reinitialize" | "failsafe"
-        ) | ("PATCH" | "PUT", "config")
-            | ("DELETE", "restart" | "switchover")
-    );
+    let known = MUTATING
+        .iter()
+        .any(|(m, p)| *m == method.as_str() && *p == first.as_str());
     if !known {
         return response(
             501,
