@@ -6,17 +6,26 @@ use ferroni_ha::{DataDir, Input, PgState};
 use ferroni_model::Member;
 use ferroni_pg::local::Observation;
 
-/// A member value in `state` and `role`, with this agent's URLs, version and tags.
-fn member(config: &Config, state: &str, role: &str) -> Member {
+/// This agent's `conn_url` and `api_url`, as its member key publishes them.
+pub fn urls(config: &Config) -> (String, String) {
     let scheme = if config.restapi.certfile.is_some() {
         "https"
     } else {
         "http"
     };
+    (
+        format!("postgres://{}/postgres", config.postgresql.connect_address),
+        format!("{scheme}://{}/patroni", config.restapi.connect_address),
+    )
+}
+
+/// A member value in `state` and `role`, with this agent's URLs, version and tags.
+fn member(config: &Config, state: &str, role: &str) -> Member {
     let tags = settings::published_tags(config);
+    let (conn_url, api_url) = urls(config);
     Member {
-        conn_url: format!("postgres://{}/postgres", config.postgresql.connect_address),
-        api_url: format!("{scheme}://{}/patroni", config.restapi.connect_address),
+        conn_url,
+        api_url,
         state: state.into(),
         role: role.into(),
         version: env!("CARGO_PKG_VERSION").into(),

@@ -2,6 +2,7 @@
 //! starts do I/O; every decision is `ferroni_ha::decide`'s.
 
 mod commands;
+mod failsafe;
 
 use crate::member;
 use crate::settings;
@@ -11,8 +12,8 @@ use commands::ScheduledRestart;
 use ferroni_config::{DynamicConfig, Loaded};
 use ferroni_dcs::Dcs;
 use ferroni_ha::{
-    Action, DataDir, DcsView, Decision, DemoteMode, Input, LockRenewal, Me, Memo, Millis,
-    PeerReport, PgState, PgView, Running, TaskKind, decide,
+    Action, DataDir, DcsView, Decision, DemoteMode, FailsafeView, Input, LockRenewal, Me, Memo,
+    Millis, PeerReport, PgState, PgView, Running, TaskKind, decide,
 };
 use ferroni_model::member::host_port;
 use ferroni_model::{Cluster, History, HistoryEntry};
@@ -61,6 +62,11 @@ pub struct Runtime {
     wake_in: Option<Millis>,
     /// The configuration file or directory, for reloads.
     config_path: Option<PathBuf>,
+    /// Failsafe mode: the last `/failsafe` topology read, and the primary that last called.
+    last_failsafe: Option<Map<String, Value>>,
+    failsafe_calls: ferroni_api::FailsafeCalls,
+    /// For calls to the other members' REST API.
+    peer_client: reqwest::Client,
     /// Unix time of the last successful DCS read.
     dcs_last_seen: u64,
 }
@@ -104,6 +110,14 @@ impl Runtime {
             .await
             .context("cannot connect to the DCS")?;
         let (control, commands) = ferroni_api::Control::channel();
+        let mut peer_client = reqwest::Client::builder();
+        if let Some(cafile) = &config.restapi.cafile {
+            let pem = std::fs::read(cafile).with_context(|| format!("restapi.cafile {cafile}"))?;
+            let ca = reqwest::Certificate::from_pem(&pem)
+                .with_context(|| format!("restapi.cafile {cafile}"))?;
+            peer_client = peer_client.add_root_certificate(ca);
+        }
+        let peer_client = peer_client.build().context("HTTP client")?;
         Ok(Runtime {
             me: settings::me(config),
             dynamic: loaded.bootstrap_dynamic.clone(),
@@ -125,6 +139,9 @@ impl Runtime {
             scheduled_restart: None,
             wake_in: None,
             config_path,
+            last_failsafe: None,
+            failsafe_calls: ferroni_api::FailsafeCalls::default(),
+            peer_client,
         })
     }
 
@@ -219,6 +236,7 @@ impl Runtime {
             control,
             access,
             headers,
+            failsafe: self.failsafe_calls.clone(),
         })
     }
 
@@ -447,11 +465,19 @@ impl Runtime {
             }
         };
         let config_changed = cluster.as_ref().is_some_and(|c| self.refresh_dynamic(c));
+        let mut cluster = cluster;
         let lock = match &cluster {
             Some(c) if c.leader_name() == Some(self.me.name.as_str()) => {
                 match self.dcs.update_leader().await {
                     Ok(true) => LockRenewal::Renewed,
                     Ok(false) => LockRenewal::Failed,
+                    // Not an answer from the DCS: handled as a DCS outage (Patroni's
+                    // `_handle_dcs_error`), where failsafe mode may keep the primary.
+                    Err(e) if e.is_retriable() => {
+                        tracing::error!("failed to update leader lock: {e}");
+                        cluster = None;
+                        LockRenewal::NotHeld
+                    }
                     Err(e) => {
                         tracing::error!("failed to update leader lock: {e}");
                         LockRenewal::Failed
@@ -475,8 +501,21 @@ impl Runtime {
             }
             _ => Vec::new(),
         };
+        if let Some(c) = &cluster {
+            self.last_failsafe = c.failsafe.clone();
+        }
+        let members_accept = cluster.is_none()
+            && self.dynamic.failsafe_mode
+            && !self.dynamic.pause
+            && matches!(&pg.state, PgState::Running(r) if r.primary)
+            && self.failsafe_members_accept().await;
+        let failsafe = FailsafeView {
+            leader: self.failsafe_leader().map(|l| l.name.clone()),
+            members_accept,
+        };
         let input = Input {
             now: self.now(),
+            failsafe,
             wall_clock: chrono::Utc::now().timestamp_millis(),
             scheduled_restart: self
                 .scheduled_restart
@@ -504,9 +543,16 @@ impl Runtime {
             self.dcs_last_seen = unix_now();
             self.publish(c, &input).await;
         } else {
-            // Without the DCS the lock cannot be proven: never answer "primary".
-            self.state
-                .send_modify(|s| Arc::make_mut(s).holds_lock = false);
+            // Without the DCS the lock cannot be proven: never answer "primary" — unless every
+            // member accepted this primary (failsafe mode).
+            let accepted = input.failsafe.members_accept;
+            let active = accepted || input.failsafe.leader.is_some();
+            self.state.send_modify(|s| {
+                let s = Arc::make_mut(s);
+                s.holds_lock = accepted && s.pg.role == "primary";
+                s.failsafe_active = active;
+                s.cluster_unlocked |= active;
+            });
         }
         next
     }
@@ -653,8 +699,16 @@ impl Runtime {
                 });
             }
             Action::Follow { leader } => {
+                // A failsafe leader may have lost its member key with the DCS: its call carried
+                // its conn_url.
+                let failsafe = self
+                    .failsafe_leader()
+                    .filter(|l| l.name == *leader)
+                    .and_then(|l| host_port(&l.conn_url))
+                    .map(|(host, port)| Upstream { host, port });
                 let upstream = cluster
                     .and_then(|c| upstream_of(c, leader))
+                    .or(failsafe)
                     .context("the leader has no conn_url")?;
                 if self.upstream.as_ref() != Some(&upstream) {
                     tracing::info!(
@@ -810,6 +864,14 @@ impl Runtime {
         }
         let holder = cluster.leader_name() == Some(self.me.name.as_str())
             && input.lock == LockRenewal::Renewed;
+        if holder && self.dynamic.failsafe_mode {
+            let topology = self.failsafe_topology(cluster);
+            if cluster.failsafe.as_ref() != Some(&topology)
+                && let Err(e) = self.dcs.set_failsafe(&topology).await
+            {
+                tracing::warn!("failed to update the /failsafe key: {e}");
+            }
+        }
         if let (true, true, Some(o)) = (holder, self.dynamic.use_slots, &self.last_observation)
             && !o.in_recovery
         {
@@ -858,6 +920,8 @@ impl Runtime {
             holds_lock: cluster.leader_name() == Some(self.me.name.as_str())
                 && input.lock == LockRenewal::Renewed,
             paused: self.dynamic.pause,
+            failsafe_mode: self.dynamic.failsafe_mode,
+            failsafe_active: input.failsafe.leader.is_some(),
             cluster_unlocked: cluster.leader.is_none(),
             dcs_last_seen: self.dcs_last_seen,
             last_cycle: unix_now(),

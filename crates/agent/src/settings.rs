@@ -101,6 +101,7 @@ pub fn ha_config(dynamic: &DynamicConfig) -> HaConfig {
         use_pg_rewind: dynamic.use_pg_rewind,
         paused: dynamic.pause,
         can_bootstrap: true,
+        failsafe_mode: dynamic.failsafe_mode,
     }
 }
 

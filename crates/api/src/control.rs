@@ -3,6 +3,8 @@
 
 use ferroni_model::Failover;
 use serde_json::{Map, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 /// `POST /restart`'s conditions (all optional).
@@ -56,6 +58,8 @@ pub struct Reply {
     pub body: String,
     /// The body is JSON (else text).
     pub json: bool,
+    /// `lsn: <position>` (the answer to a failsafe call).
+    pub lsn: Option<u64>,
 }
 
 impl Reply {
@@ -64,6 +68,7 @@ impl Reply {
             code,
             body: body.into(),
             json: false,
+            lsn: None,
         }
     }
 
@@ -72,6 +77,7 @@ impl Reply {
             code,
             body,
             json: true,
+            lsn: None,
         }
     }
 }
@@ -101,5 +107,31 @@ impl Control {
         }
         rx.await
             .unwrap_or_else(|_| Reply::text(503, "the agent did not answer"))
+    }
+}
+
+/// A primary's `POST /failsafe` (failsafe mode), recorded by the API at once — the agent's loop
+/// may be blocked on the unreachable DCS — and read by the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailsafeCall {
+    pub name: String,
+    pub conn_url: String,
+    pub api_url: String,
+    pub at: Instant,
+}
+
+/// The last failsafe call, shared by the API and the agent.
+#[derive(Debug, Clone, Default)]
+pub struct FailsafeCalls(Arc<Mutex<Option<FailsafeCall>>>);
+
+impl FailsafeCalls {
+    pub fn record(&self, call: FailsafeCall) {
+        if let Ok(mut last) = self.0.lock() {
+            *last = Some(call);
+        }
+    }
+
+    pub fn last(&self) -> Option<FailsafeCall> {
+        self.0.lock().ok().and_then(|last| last.clone())
     }
 }

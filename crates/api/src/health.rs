@@ -140,8 +140,13 @@ pub fn status_code(method: Method, path: &str, query: &str, s: &NodeState) -> u1
         "patroni" if method == Method::Get => 200,
         "cluster" | "history" if method == Method::Get && s.cluster.is_some() => 200,
         "metrics" if method == Method::Get => 200,
-        // Failsafe mode is not built: Patroni answers 502 while it is not enabled.
-        "failsafe" if method == Method::Get => 502,
+        "failsafe" if method == Method::Get => {
+            if s.failsafe_mode && s.cluster.as_ref().is_some_and(|c| c.failsafe.is_some()) {
+                200
+            } else {
+                502
+            }
+        }
         "config" if method == Method::Get => {
             if s.cluster.as_ref().is_some_and(|c| c.config.is_some()) {
                 200

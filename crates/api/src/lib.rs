@@ -13,8 +13,6 @@
 //! - [`tls`]: HTTPS with rustls.
 //! - [`server`]: the HTTP server (hyper).
 //!
-//! `/failsafe` answers 502 (failsafe mode is not built: DCS loss always demotes the primary).
-
 pub mod access;
 pub mod cluster_view;
 pub mod control;
@@ -28,6 +26,6 @@ pub mod status;
 pub mod tls;
 
 pub use access::Access;
-pub use control::{Command, Commands, Control, Reply, RestartRequest};
+pub use control::{Command, Commands, Control, FailsafeCall, FailsafeCalls, Reply, RestartRequest};
 pub use server::{Api, Tls, bind, extra_headers, serve};
 pub use state::{NodeState, PgStatus, ReplicationRow};

@@ -158,7 +158,7 @@ pub fn metrics(s: &NodeState) -> String {
             "patroni_failsafe_mode_is_active",
             "gauge",
             "1 while failsafe mode keeps the primary up.",
-            "0".into(),
+            bit(s.failsafe_active),
         ),
         (
             "patroni_postgres_timeline",

@@ -1,7 +1,7 @@
 //! The mutating endpoints (reference §b.4): each body is parsed and checked here, with Patroni's
 //! codes and one-line reasons, and only a valid request reaches the agent as a [`Command`].
 
-use crate::control::{Command, Control, Reply, RestartRequest};
+use crate::control::{Command, Control, FailsafeCall, FailsafeCalls, Reply, RestartRequest};
 use crate::state::NodeState;
 use ferroni_model::{Cluster, Failover};
 use serde_json::{Map, Value};
@@ -428,6 +428,40 @@ pub async fn reinitialize(control: &Control, node: &NodeState, body: Body<'_>) -
             from_leader: truthy(request.get("from_leader")),
         })
         .await
+}
+
+/// `POST /failsafe`: `{"name", "conn_url", "api_url", "slots"}` from a primary cut off from the
+/// DCS. Accepted (with this member's WAL position in the `lsn` header) unless this member runs
+/// as a primary itself; answered here, without waiting for the agent's loop.
+pub fn failsafe(calls: &FailsafeCalls, node: &NodeState, body: Body<'_>) -> Reply {
+    if !node.failsafe_mode {
+        return Reply::text(502, "failsafe mode is not enabled");
+    }
+    let request = match json_object(&body, false) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let field = |key: &str| match string_field(&request, key) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(Reply::text(400, format!("Bad Request: {key} is required"))),
+        Err(reply) => Err(reply),
+    };
+    let (name, conn_url, api_url) = match (field("name"), field("conn_url"), field("api_url")) {
+        (Ok(n), Ok(c), Ok(a)) => (n, c, a),
+        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+    };
+    if node.pg.role == "primary" && node.pg.state == "running" {
+        return Reply::text(500, "Running as a leader");
+    }
+    calls.record(FailsafeCall {
+        name,
+        conn_url,
+        api_url,
+        at: std::time::Instant::now(),
+    });
+    let mut reply = Reply::text(200, "Accepted");
+    reply.lsn = node.pg.received_location.max(node.pg.replayed_location);
+    reply
 }
 
 /// `PATCH /config` (merge) and `PUT /config` (replace).

@@ -60,6 +60,8 @@ pub struct Api {
     pub access: Access,
     /// `http_extra_headers`, and `https_extra_headers` too when serving TLS.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Where failsafe calls are recorded for the agent.
+    pub failsafe: crate::control::FailsafeCalls,
 }
 
 /// TLS for [`serve`].
@@ -127,7 +129,11 @@ fn read_only(method: Method, path: &str, query: &str, node: &NodeState) -> Respo
         ("cluster", Some(c)) => Some(cluster_body(c, &node.scope)),
         ("history", Some(c)) => Some(history_body(c)),
         ("config", Some(c)) => config_body(c),
-        ("cluster" | "history" | "config", None) | ("failsafe", _) => None,
+        ("failsafe", Some(c)) if code == 200 => c
+            .failsafe
+            .as_ref()
+            .map(|f| crate::json::python_json(&serde_json::Value::Object(f.clone()))),
+        ("cluster" | "history" | "config" | "failsafe", _) => None,
         _ => Some(status_json(node)),
     };
     match (with_body, body) {
@@ -220,8 +226,8 @@ async fn handle(api: Arc<Api>, peer: Peer, request: Request<Incoming>) -> Respon
         ("PUT", "config") => requests::config(control, true, body).await,
         ("DELETE", "restart") => control.ask(Command::CancelRestart).await,
         ("DELETE", "switchover") => control.ask(Command::CancelSwitchover).await,
-        // POST /failsafe: failsafe mode is not built (Patroni: 502 when it is disabled).
-        _ => Reply::text(502, "failsafe mode is not enabled"),
+        ("POST", "failsafe") => requests::failsafe(&api.failsafe, &node, body),
+        _ => Reply::text(501, "Unsupported method"),
     };
     reply(answer)
 }

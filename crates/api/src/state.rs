@@ -39,6 +39,11 @@ pub struct NodeState {
     /// This node holds the leader lock (and PostgreSQL is, or is becoming, primary).
     pub holds_lock: bool,
     pub paused: bool,
+    /// `failsafe_mode` of the dynamic configuration.
+    pub failsafe_mode: bool,
+    /// Failsafe mode keeps the cluster going without the DCS (this primary was accepted by every
+    /// member, or this member accepted a primary less than `ttl` ago).
+    pub failsafe_active: bool,
     /// The cluster has no leader.
     pub cluster_unlocked: bool,
     /// Unix time of the last successful DCS read.

@@ -52,6 +52,7 @@ pub fn status_json(s: &NodeState) -> String {
         ("quorum_standby", s.quorum_standby),
         ("pause", s.paused),
         ("cluster_unlocked", s.cluster_unlocked),
+        ("failsafe_mode_is_active", s.failsafe_active),
     ] {
         if on {
             m.insert(key.into(), json!(true));

@@ -87,9 +87,20 @@ fn the_patroni_body_is_patronis_byte_for_byte() {
     assert_eq!(status_json(&replica), body("healthy/replica-patroni.http"));
 }
 
-/// Rows not compared in captures made with `failsafe_mode` on: Ferroni does not build failsafe
-/// mode (losing the DCS always demotes the primary), so its `/failsafe` answers 502.
-const FAILSAFE_ON: &[&str] = &["/failsafe"];
+/// `nodes` as captured with `failsafe_mode: true`: the cluster (with its `/failsafe` key) read
+/// from the DCS capture `state`.
+fn with_failsafe(nodes: &[&NodeState], state: &str) -> Vec<NodeState> {
+    let cluster = dcs_cluster(state);
+    assert!(cluster.failsafe.is_some(), "{state} has no /failsafe key");
+    nodes
+        .iter()
+        .map(|n| NodeState {
+            failsafe_mode: true,
+            cluster: Some(cluster.clone()),
+            ..(*n).clone()
+        })
+        .collect()
+}
 
 /// The cluster as captured in the DCS in `state` (`tests/fixtures/patroni-4.1.5/dcs/etcd3/<state>`).
 fn dcs_cluster(state: &str) -> Cluster {
@@ -154,13 +165,9 @@ fn the_status_matrix_with_tags() {
         ),
         ..replica
     };
-    assert!(
-        compare_matrix(
-            "tags/status-matrix.tsv",
-            &[&leader, &priority, &tagged],
-            FAILSAFE_ON
-        ) >= 190
-    );
+    let nodes = with_failsafe(&[&leader, &priority, &tagged], "tags");
+    let nodes: Vec<&NodeState> = nodes.iter().collect();
+    assert!(compare_matrix("tags/status-matrix.tsv", &nodes, &[]) >= 190);
     // A tag filter on a node whose tags match still honours noloadbalance; without it, it selects.
     let untagged_lb = NodeState {
         tags: tags(serde_json::json!({"zone": "b"})),
@@ -210,12 +217,15 @@ fn the_status_matrices_of_paused_pending_restart_and_failsafe_clusters() {
             &[]
         ) >= 130
     );
-    assert!(
-        compare_matrix(
-            "failsafe/status-matrix.tsv",
-            &[&leader, &replica],
-            FAILSAFE_ON
-        ) >= 130
+    let nodes = with_failsafe(&[&leader, &replica], "failsafe");
+    let nodes: Vec<&NodeState> = nodes.iter().collect();
+    assert!(compare_matrix("failsafe/status-matrix.tsv", &nodes, &[]) >= 130);
+    // The body of GET /failsafe is the topology, as Patroni's.
+    assert_eq!(
+        ferroni_api::json::python_json(&serde_json::Value::Object(
+            nodes[0].cluster.as_ref().unwrap().failsafe.clone().unwrap()
+        )),
+        body("failsafe/leader-failsafe.http")
     );
 }
 

@@ -32,6 +32,7 @@ async fn start(access: Access, headers: BTreeMap<String, String>, tls: Option<Tl
         control,
         access,
         headers: extra_headers(&headers).unwrap(),
+        failsafe: Default::default(),
     };
     tokio::spawn(async move {
         let _keep = _tx;

@@ -12,6 +12,14 @@ pub fn decide(input: &Input) -> Decision {
                 "continue to run as primary because paused and DCS is not accessible",
             );
         }
+        // Every other member confirmed it is not a primary and that it follows this one: none
+        // of them will race while the confirmations are fresh (they last `ttl`).
+        if input.config.failsafe_mode && input.failsafe.members_accept {
+            return Decision::log(
+                &input.memo,
+                "continue to run as a leader because failsafe mode is enabled and all members are accessible",
+            );
+        }
         return Decision::act(
             &input.memo,
             vec![Action::Demote(DemoteMode::Offline)],

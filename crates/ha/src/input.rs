@@ -24,6 +24,8 @@ pub struct Input {
     pub task: Option<Task>,
     /// The other members' `/patroni` answers, gathered only when there is no leader.
     pub peers: Vec<PeerReport>,
+    /// What failsafe mode knows beyond the DCS.
+    pub failsafe: FailsafeView,
     pub memo: Memo,
 }
 
@@ -42,6 +44,9 @@ pub struct HaConfig {
     /// Whether the local configuration has a `bootstrap` section (a node without one never
     /// initializes a cluster).
     pub can_bootstrap: bool,
+    /// `failsafe_mode`: a primary cut off from the DCS keeps running while every member of the
+    /// last `/failsafe` topology accepts it (§e.9).
+    pub failsafe_mode: bool,
 }
 
 impl Default for HaConfig {
@@ -56,6 +61,7 @@ impl Default for HaConfig {
             use_pg_rewind: false,
             paused: false,
             can_bootstrap: true,
+            failsafe_mode: false,
         }
     }
 }
@@ -195,6 +201,16 @@ pub struct PeerReport {
     pub timeline: u64,
     pub nofailover: bool,
     pub failover_priority: i64,
+}
+
+/// Failsafe mode's evidence, gathered by the runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FailsafeView {
+    /// A primary that proved it is alive with `POST /failsafe` less than `ttl` ago.
+    pub leader: Option<String>,
+    /// This primary, cut off from the DCS, asked every other member of the last `/failsafe`
+    /// topology this cycle, and all accepted it.
+    pub members_accept: bool,
 }
 
 /// What one cycle leaves to the next.

@@ -8,6 +8,13 @@ pub fn not_healthiest(input: &Input, cluster: &Cluster, me: &Running) -> Option<
     if input.me.nofailover {
         return Some("I am not allowed to promote".into());
     }
+    // In failsafe mode only the members of the last `/failsafe` topology may lead.
+    if input.config.failsafe_mode
+        && let Some(topology) = cluster.failsafe.as_ref().filter(|t| !t.is_empty())
+        && !topology.contains_key(&input.me.name)
+    {
+        return Some("I am not a member of the /failsafe topology".into());
+    }
     let cluster_timeline = cluster.timeline();
     // A running primary stays the natural leader unless it is behind the cluster's history (a
     // frozen old primary must not grab the lock back).

@@ -140,6 +140,18 @@ fn decide_unpaused(input: &Input) -> Decision {
     }
     let mut decision = match &input.pg.state {
         PgState::Running(_) => match cluster.leader_name() {
+            // The leader key expired, but the primary proved itself alive through failsafe mode:
+            // it still leads.
+            None if input.config.failsafe_mode
+                && input
+                    .failsafe
+                    .leader
+                    .as_deref()
+                    .is_some_and(|l| l != input.me.name) =>
+            {
+                let leader = input.failsafe.leader.as_deref().unwrap_or_default();
+                follower::decide(input, cluster, leader)
+            }
             None => leader_race::decide(input, cluster),
             Some(leader) if leader == input.me.name => leader_duty::decide(input, cluster),
             Some(leader) => follower::decide(input, cluster, leader),

@@ -168,6 +168,7 @@ fn arb_input() -> impl Strategy<Value = Input> {
                 pg,
                 task,
                 peers,
+                failsafe: FailsafeView::default(),
                 memo: Memo::default(),
             },
         )

@@ -97,6 +97,7 @@ fn leader() -> S {
         },
         task: None,
         peers: Vec::new(),
+        failsafe: FailsafeView::default(),
         memo: Memo::default(),
     })
 }
@@ -251,6 +252,13 @@ impl S {
     }
     fn memo(mut self, memo: Memo) -> S {
         self.0.memo = memo;
+        self
+    }
+    fn failsafe(mut self, leader: Option<&str>, members_accept: bool) -> S {
+        self.0.failsafe = FailsafeView {
+            leader: leader.map(Into::into),
+            members_accept,
+        };
         self
     }
     fn restart_at(mut self, at: String) -> S {
@@ -818,6 +826,50 @@ fn rows() -> Vec<Row> {
             vec![AcquireLock, Promote, ClearFailover],
             "promoted self to leader by acquiring session lock",
             lost_race,
+        ),
+        row(
+            "e9: failsafe primary without the DCS keeps running when every member accepts",
+            leader()
+                .unreachable()
+                .config(|c| c.failsafe_mode = true)
+                .failsafe(None, true),
+            vec![],
+            "continue to run as a leader because failsafe mode is enabled and all members are accessible",
+        ),
+        row(
+            "e9: failsafe primary without the DCS demotes when a member does not accept",
+            leader()
+                .unreachable()
+                .config(|c| c.failsafe_mode = true)
+                .failsafe(None, false),
+            vec![Demote(DemoteMode::Offline)],
+            "demoted self because DCS is not accessible and I was a leader",
+        ),
+        row(
+            "e9: members_accept without failsafe_mode does not keep a primary",
+            leader().unreachable().failsafe(None, true),
+            vec![Demote(DemoteMode::Offline)],
+            "demoted self because DCS is not accessible and I was a leader",
+        ),
+        row(
+            "e9: an expired leader key with a fresh failsafe call: follow that primary",
+            no_leader()
+                .config(|c| c.failsafe_mode = true)
+                .failsafe(Some("node2"), false),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        row(
+            "e9: only members of the /failsafe topology race",
+            no_leader().config(|c| c.failsafe_mode = true).cluster(|c| {
+                c.failsafe = json!({"node2": "http://127.0.0.1:8009/patroni"})
+                    .as_object()
+                    .cloned()
+            }),
+            vec![],
+            "following a different leader because i am not the healthiest node (I am not a member of the /failsafe topology)",
         ),
         row(
             "e8: leader demotes gracefully for a switchover",

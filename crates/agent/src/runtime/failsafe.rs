@@ -1,0 +1,87 @@
+//! Failsafe mode (`failsafe_mode: true`, §e.9): the leader publishes the `/failsafe` topology; a
+//! primary cut off from the DCS asks every member of it to accept it (`POST /failsafe`) and keeps
+//! running only if all do; a member that accepted treats that primary as the leader for `ttl`,
+//! even after its leader key expired.
+
+use super::Runtime;
+use crate::member;
+use ferroni_api::FailsafeCall;
+use ferroni_model::Cluster;
+use serde_json::{Map, Value, json};
+use std::time::Duration;
+
+impl Runtime {
+    /// The primary heard less than `ttl` ago, if any.
+    pub(super) fn failsafe_leader(&self) -> Option<FailsafeCall> {
+        let ttl = Duration::from_secs(self.dynamic.ttl.into());
+        self.failsafe_calls
+            .last()
+            .filter(|l| self.dynamic.failsafe_mode && l.at.elapsed() < ttl)
+    }
+
+    /// The `/failsafe` value a leader publishes: every member's `api_url`, this one included.
+    pub(super) fn failsafe_topology(&self, cluster: &Cluster) -> Map<String, Value> {
+        let mut topology: Map<String, Value> = cluster
+            .members
+            .iter()
+            .filter(|m| !m.data.api_url.is_empty())
+            .map(|m| (m.name.clone(), json!(m.data.api_url)))
+            .collect();
+        let (_, api_url) = member::urls(&self.loaded.config);
+        topology
+            .entry(self.me.name.clone())
+            .or_insert(json!(api_url));
+        topology
+    }
+
+    /// Asks every other member of the last known `/failsafe` topology to accept this primary;
+    /// true only if all answer 200 `Accepted` (2 s each, one retry).
+    pub(super) async fn failsafe_members_accept(&self) -> bool {
+        let Some(topology) = &self.last_failsafe else {
+            return false;
+        };
+        if !topology.contains_key(&self.me.name) {
+            return false;
+        }
+        let (conn_url, api_url) = member::urls(&self.loaded.config);
+        let body =
+            json!({"name": self.me.name, "conn_url": conn_url, "api_url": api_url}).to_string();
+        let auth = self.loaded.config.restapi.authentication.clone();
+        let calls = topology
+            .iter()
+            .filter(|(name, _)| **name != self.me.name)
+            .map(|(name, url)| {
+                let url = url.as_str().unwrap_or_default();
+                let endpoint = format!("{}/failsafe", url.trim_end_matches("/patroni"));
+                let (body, auth, client) = (body.clone(), auth.clone(), self.peer_client.clone());
+                async move {
+                    for _ in 0..2 {
+                        let mut request = client
+                            .post(&endpoint)
+                            .timeout(Duration::from_secs(2))
+                            .header("Content-Type", "application/json")
+                            .body(body.clone());
+                        if let Some(a) = &auth {
+                            request = request.basic_auth(&a.username, Some(a.password.expose()));
+                        }
+                        match request.send().await {
+                            Ok(r) => {
+                                let ok = r.status().as_u16() == 200;
+                                let text = r.text().await.unwrap_or_default();
+                                tracing::info!("Got response from {name} {endpoint}: {text}");
+                                return ok && text == "Accepted";
+                            }
+                            Err(e) => {
+                                tracing::warn!("Request failed to {name}: POST {endpoint} ({e})");
+                            }
+                        }
+                    }
+                    false
+                }
+            });
+        futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .all(|ok| ok)
+    }
+}
