@@ -25,8 +25,13 @@ pub struct RestartRequest {
 /// A request for the agent.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Write the `failover` key (a switchover or failover request).
-    RequestFailover(Failover),
+    /// Check a switchover or failover against the cluster as the DCS holds it now (`action`:
+    /// `switchover` or `failover`; scheduled requests are not checked) and write the `failover`
+    /// key. The reply (200) carries the leader before the request: `{"leader": name|null}`.
+    RequestFailover {
+        failover: Failover,
+        action: String,
+    },
     /// Clear a scheduled switchover.
     CancelSwitchover,
     /// Read the leader and whether a request is pending, fresh from the DCS (JSON

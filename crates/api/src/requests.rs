@@ -113,7 +113,7 @@ fn sync_mode(cluster: &Cluster) -> Option<bool> {
 /// Whether a switchover or failover can find a member to promote (Patroni's
 /// `is_failover_possible`); the reason when not. Members are judged by their keys: running and
 /// not `nofailover`.
-fn failover_refusal(
+pub fn failover_refusal(
     cluster: &Cluster,
     leader: Option<&str>,
     candidate: Option<&str>,
@@ -210,9 +210,6 @@ pub async fn failover(
         Err(reply) => return reply,
     };
     let node = state.borrow().clone();
-    let Some(cluster) = node.cluster.as_ref() else {
-        return Reply::text(503, "the cluster state is not known yet");
-    };
     let paused = node.paused;
     let refuse = |text: &str| Reply::text(400, text);
     if action == "failover" && candidate.is_none() {
@@ -243,23 +240,22 @@ pub async fn failover(
     if leader == candidate {
         return refuse("Switchover target and source are the same");
     }
-    if schedule.is_none()
-        && let Some(reason) =
-            failover_refusal(cluster, leader.as_deref(), candidate.as_deref(), action)
-    {
-        return Reply::text(412, reason);
-    }
-    let old_leader = cluster.leader_name().map(str::to_string);
     let written = control
-        .ask(Command::RequestFailover(Failover {
-            leader,
-            member: candidate.clone(),
-            scheduled_at: schedule.clone(),
-        }))
+        .ask(Command::RequestFailover {
+            failover: Failover {
+                leader,
+                member: candidate.clone(),
+                scheduled_at: schedule.clone(),
+            },
+            action: action.to_string(),
+        })
         .await;
     if written.code != 200 {
         return written;
     }
+    let old_leader = serde_json::from_str::<Value>(&written.body)
+        .ok()
+        .and_then(|v| v["leader"].as_str().map(str::to_string));
     if schedule.is_some() {
         return Reply::text(202, format!("{} scheduled", title(action)));
     }

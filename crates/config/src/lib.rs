@@ -29,6 +29,6 @@ pub mod yaml;
 
 pub use diagnostics::{ConfigError, Issue};
 pub use dynamic::{DynamicConfig, SyncMode};
-pub use load::{Loaded, from_tree, load};
+pub use load::{Loaded, from_tree, load, load_for_client};
 pub use schema::{Config, DcsKind};
 pub use secret::Secret;

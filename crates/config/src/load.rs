@@ -80,10 +80,45 @@ pub fn load<I>(path: Option<&Path>, env: I) -> Result<Loaded, ConfigError>
 where
     I: IntoIterator<Item = (String, String)>,
 {
-    let env: Vec<(String, String)> = env.into_iter().collect();
     let mut warnings = Vec::new();
     let mut files = Vec::new();
-    let tree = match path {
+    let tree = merged_tree(path, env, &mut warnings, &mut files)?;
+    let mut loaded = from_tree(tree)?;
+    warnings.append(&mut loaded.warnings);
+    loaded.warnings = warnings;
+    loaded.files = files;
+    Ok(loaded)
+}
+
+/// The configuration as a client (`ferronictl`) reads it: the same files and `PATRONI_*`
+/// overlay, typed, but without the checks an agent needs (a client config may hold only the DCS
+/// section and `scope`). A missing `path` with no variables set gives the defaults.
+pub fn load_for_client<I>(path: Option<&Path>, env: I) -> Result<Config, ConfigError>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let tree = merged_tree(path, env, &mut Vec::new(), &mut Vec::new())?;
+    serde_path_to_error::deserialize(tree).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        ConfigError::Invalid {
+            issues: vec![Issue::new(path, plain_message(e.into_inner().to_string()))],
+        }
+    })
+}
+
+/// The files of `path` (or `PATRONI_CONFIGURATION`) merged, with the `PATRONI_*` overlay.
+fn merged_tree<I>(
+    path: Option<&Path>,
+    env: I,
+    warnings: &mut Vec<String>,
+    files: &mut Vec<PathBuf>,
+) -> Result<Value, ConfigError>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    Ok(match path {
         Some(path) => {
             let mut tree = Value::Object(Map::new());
             for file in config_files(path)? {
@@ -91,7 +126,7 @@ where
                     path: file.clone(),
                     reason: e.to_string(),
                 })?;
-                deep_merge(&mut tree, parse_document(&text, &file, &mut warnings)?);
+                deep_merge(&mut tree, parse_document(&text, &file, warnings)?);
                 files.push(file);
             }
             deep_merge(&mut tree, env::overlay(env));
@@ -99,17 +134,10 @@ where
         }
         None => match env.iter().find(|(k, _)| k == "PATRONI_CONFIGURATION") {
             // As in Patroni, the whole-YAML variable is taken as it is, without the overlay.
-            Some((_, text)) => {
-                parse_document(text, Path::new("PATRONI_CONFIGURATION"), &mut warnings)?
-            }
+            Some((_, text)) => parse_document(text, Path::new("PATRONI_CONFIGURATION"), warnings)?,
             None => env::overlay(env),
         },
-    };
-    let mut loaded = from_tree(tree)?;
-    warnings.append(&mut loaded.warnings);
-    loaded.warnings = warnings;
-    loaded.files = files;
-    Ok(loaded)
+    })
 }
 
 /// Serde's messages name Rust types; say what the user wrote instead.

@@ -5,9 +5,22 @@
 //! - [`table`]: PrettyTable's layout with the cluster title in the top border.
 //! - [`pyyaml`]: YAML as PyYAML prints it.
 //! - [`members`]: `list` and `topology`.
-//! - [`views`]: `history`, `show-config`, `dsn`.
+//! - [`views`]: `history`, `show-config`.
+//! - [`context`]: the configuration, the DCS, the REST client.
+//! - [`read`]: `list`, `topology`, `history`, `show-config`, `dsn`, `version`.
+//! - [`actions`]: `switchover`, `failover`, `restart`, `reload`, `reinit`, `flush`, `pause`,
+//!   `resume`.
+//! - [`edit`]: `edit-config`. [`admin`]: `remove`, `query`.
+//! - [`prompt`]: click's prompts. [`cli`]: the command line.
 
+pub mod actions;
+pub mod admin;
+pub mod cli;
+pub mod context;
+pub mod edit;
 pub mod members;
+pub mod prompt;
 pub mod pyyaml;
+pub mod read;
 pub mod table;
 pub mod views;

@@ -1,3 +1,5 @@
+//! `ferronictl`: see the library's documentation.
+
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+    ferronictl::cli::run()
 }

@@ -66,7 +66,8 @@ fn title_case(role: &str) -> String {
 /// Members in replication-tree order: the leader, then the replicas streaming from it, each
 /// followed by its cascaded replicas (`replicatefrom`), names indented with `+ `.
 fn topology_order(members: Vec<Map<String, Value>>) -> Vec<Map<String, Value>> {
-    let is_leader = |m: &Map<String, Value>| m["role"].as_str().is_some_and(|r| r.ends_with("leader"));
+    let is_leader =
+        |m: &Map<String, Value>| m["role"].as_str().is_some_and(|r| r.ends_with("leader"));
     let name = |m: &Map<String, Value>| m["name"].as_str().unwrap_or_default().to_string();
     let leader = members.iter().find(|m| is_leader(m)).map(name);
     let replicas: Vec<String> = members.iter().filter(|m| !is_leader(m)).map(name).collect();
@@ -107,12 +108,28 @@ fn topology_order(members: Vec<Map<String, Value>>) -> Vec<Map<String, Value>> {
             .filter(|m| !is_leader(m) && parent_of(m) == parent)
         {
             let child_name = child["name"].as_str().map(str::to_string);
-            walk(level + 1, Some(child), child_name, members, parent_of, is_leader, out);
+            walk(
+                level + 1,
+                Some(child),
+                child_name,
+                members,
+                parent_of,
+                is_leader,
+                out,
+            );
         }
     }
     let mut out = Vec::new();
     let leader_member = members.iter().find(|m| is_leader(m));
-    walk(0, leader_member, leader.clone(), &members, &parent_of, &is_leader, &mut out);
+    walk(
+        0,
+        leader_member,
+        leader.clone(),
+        &members,
+        &parent_of,
+        &is_leader,
+        &mut out,
+    );
     out
 }
 
@@ -160,8 +177,16 @@ pub fn render(cluster: &Cluster, name: &str, extended: bool, fmt: Format) -> Str
         .unwrap_or_default();
     let all: Vec<&Map<String, Value>> = members.iter().filter(|m| m.contains_key("host")).collect();
     let mut columns: Vec<&str> = vec![
-        "Cluster", "Member", "Host", "Role", "State", "TL", "Receive LSN", "Receive Lag",
-        "Replay LSN", "Replay Lag",
+        "Cluster",
+        "Member",
+        "Host",
+        "Role",
+        "State",
+        "TL",
+        "Receive LSN",
+        "Receive Lag",
+        "Replay LSN",
+        "Replay Lag",
     ];
     for (column, key) in [
         ("Pending restart", "pending_restart"),
@@ -247,7 +272,9 @@ pub fn render(cluster: &Cluster, name: &str, extended: bool, fmt: Format) -> Str
         let tags = match m.get("tags") {
             Some(Value::Object(t)) if !t.is_empty() => match fmt {
                 Format::Pretty => json!(pyyaml::dump(&Value::Object(t.clone())).trim_end()),
-                Format::Tsv | Format::Topology => json!(pyyaml::dump_flow(&Value::Object(t.clone()))),
+                Format::Tsv | Format::Topology => {
+                    json!(pyyaml::dump_flow(&Value::Object(t.clone())))
+                }
                 _ => Value::Object(t.clone()),
             },
             _ => json!(""),
@@ -266,7 +293,11 @@ pub fn render(cluster: &Cluster, name: &str, extended: bool, fmt: Format) -> Str
                 "Receive Lag" => lag(receive_lag.clone()),
                 "Replay LSN" => lsn_cell(replay_lsn.clone()),
                 "Replay Lag" => lag(replay_lag.clone()),
-                "Pending restart" => json!(if m.get("pending_restart") == Some(&json!(true)) { "*" } else { "" }),
+                "Pending restart" => json!(if m.get("pending_restart") == Some(&json!(true)) {
+                    "*"
+                } else {
+                    ""
+                }),
                 "Pending restart reason" => json!(reason.join("\n")),
                 "Scheduled restart" => scheduled.clone().unwrap_or(json!("")),
                 _ => tags.clone(),

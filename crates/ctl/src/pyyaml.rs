@@ -79,7 +79,11 @@ fn flow_value(v: &Value) -> String {
             "{{{}}}",
             sorted(m)
                 .into_iter()
-                .map(|(k, v)| format!("{}: {}", scalar(&Value::String(k.clone()), true), flow_value(v)))
+                .map(|(k, v)| format!(
+                    "{}: {}",
+                    scalar(&Value::String(k.clone()), true),
+                    flow_value(v)
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -132,7 +136,8 @@ fn block(v: &Value, indent: usize, out: &mut String) {
 pub fn dump(value: &Value) -> String {
     let mut out = String::new();
     block(value, 0, &mut out);
-    if !value.is_object() && !value.is_array() || value.as_array().is_some_and(|a| a.is_empty())
+    if !value.is_object() && !value.is_array()
+        || value.as_array().is_some_and(|a| a.is_empty())
         || value.as_object().is_some_and(|m| m.is_empty())
     {
         out.push_str("...\n");
@@ -163,7 +168,13 @@ mod tests {
     #[test]
     fn sequences_and_flow() {
         let v = json!([{"b": 1, "a": {"y": [1, 2], "x": "z"}}, "s"]);
-        assert_eq!(dump(&v), "- a:\n    x: z\n    y:\n    - 1\n    - 2\n  b: 1\n- s\n");
-        assert_eq!(dump_flow(&json!({"zone": "b", "n": true})), "{n: true, zone: b}");
+        assert_eq!(
+            dump(&v),
+            "- a:\n    x: z\n    y:\n    - 1\n    - 2\n  b: 1\n- s\n"
+        );
+        assert_eq!(
+            dump_flow(&json!({"zone": "b", "n": true})),
+            "{n: true, zone: b}"
+        );
     }
 }

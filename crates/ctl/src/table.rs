@@ -64,7 +64,11 @@ impl Table {
             .chain(widths.iter().map(|w| format!("{}+", "-".repeat(w + 2))))
             .collect();
         let line = |cells: &[String]| -> String {
-            let height = cells.iter().map(|c| c.lines().count().max(1)).max().unwrap_or(1);
+            let height = cells
+                .iter()
+                .map(|c| c.lines().count().max(1))
+                .max()
+                .unwrap_or(1);
             let mut out = String::new();
             for l in 0..height {
                 out.push('|');
@@ -105,7 +109,11 @@ impl Table {
             return rule.to_string();
         }
         let chars: Vec<char> = rule.chars().collect();
-        let title: String = self.title.chars().take(chars.len().saturating_sub(2)).collect();
+        let title: String = self
+            .title
+            .chars()
+            .take(chars.len().saturating_sub(2))
+            .collect();
         let rest: String = chars.iter().skip(1 + width(&title)).collect();
         format!("+{title}{rest}")
     }

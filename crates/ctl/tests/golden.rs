@@ -66,7 +66,15 @@ fn compare_lists(state: &str, dcs_state: &str) -> usize {
 #[test]
 fn list_and_topology_of_every_captured_state() {
     let mut compared = 0;
-    for state in ["healthy", "paused", "pending-restart", "tags", "sync", "quorum", "failsafe"] {
+    for state in [
+        "healthy",
+        "paused",
+        "pending-restart",
+        "tags",
+        "sync",
+        "quorum",
+        "failsafe",
+    ] {
         compared += compare_lists(state, state);
     }
     compared += compare_lists("scheduled-switchover", "scheduled-switchover");
@@ -83,7 +91,10 @@ fn an_unknown_cluster_is_listed_empty() {
 
 #[test]
 fn history_and_show_config() {
-    assert_eq!(history(&captured("healthy"), Format::Pretty), expected("healthy", "history"));
+    assert_eq!(
+        history(&captured("healthy"), Format::Pretty),
+        expected("healthy", "history")
+    );
     assert_eq!(
         history(&captured("after-switchover"), Format::Pretty),
         expected("after-switchover", "history")
@@ -92,6 +103,12 @@ fn history_and_show_config() {
         history(&captured("after-switchover"), Format::Json),
         expected("after-switchover", "history-f-json")
     );
-    assert_eq!(show_config(&captured("healthy")), expected("healthy", "show-config"));
-    assert_eq!(show_config(&captured("paused")), expected("paused", "show-config"));
+    assert_eq!(
+        show_config(&captured("healthy")),
+        expected("healthy", "show-config")
+    );
+    assert_eq!(
+        show_config(&captured("paused")),
+        expected("paused", "show-config")
+    );
 }

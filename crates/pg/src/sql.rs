@@ -1,6 +1,8 @@
 //! Every SQL statement Ferroni sends to PostgreSQL.
 
-/// Role, timeline and WAL positions of the local server, in one round trip. The timeline of a
+/// Role, timeline and WAL positions of the local server, in one round trip. Pending-restart
+/// parameters leave out `recovery_target*`, which a promoted replica still reports while they
+/// no longer apply. The timeline of a
 /// primary is read from its current WAL file name (it changes at promotion, before any
 /// checkpoint); a replica's from its WAL receiver, else from the last checkpoint.
 pub const OBSERVE: &str = "SELECT pg_catalog.pg_is_in_recovery() AS in_recovery, \
@@ -17,7 +19,8 @@ pub const OBSERVE: &str = "SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
      pg_catalog.current_setting('server_version_num')::int AS server_version, \
      (SELECT pg_catalog.json_object_agg(s.name, pg_catalog.json_build_object('old_value', s.setting, 'new_value', f.setting) ORDER BY s.name)::text \
         FROM pg_catalog.pg_settings s LEFT JOIN LATERAL (SELECT fs.setting FROM pg_catalog.pg_file_settings fs \
-        WHERE fs.name = s.name ORDER BY fs.seqno DESC LIMIT 1) f ON true WHERE s.pending_restart) AS pending_restart";
+        WHERE fs.name = s.name ORDER BY fs.seqno DESC LIMIT 1) f ON true \
+        WHERE s.pending_restart AND s.name NOT LIKE 'recovery\\_target%') AS pending_restart";
 
 /// The replication connections of a primary, as `/patroni` lists them.
 pub const REPLICATION: &str = "SELECT usename::text, application_name, pg_catalog.host(client_addr), state, sync_state, sync_priority::bigint \

@@ -88,21 +88,8 @@ impl Runtime {
                 let _ = reply.send(self.read_failover().await);
                 return false;
             }
-            Command::RequestFailover(failover) => {
-                tracing::info!(
-                    "received {} request with leader={} candidate={} scheduled_at={}",
-                    ferroni_ha::manual::action_name(&failover),
-                    failover.leader.as_deref().unwrap_or("None"),
-                    failover.member.as_deref().unwrap_or("None"),
-                    failover.scheduled_at.as_deref().unwrap_or("None"),
-                );
-                match self.dcs.set_failover(&failover, None).await {
-                    Ok(_) => Reply::text(200, ""),
-                    Err(e) => {
-                        tracing::error!("failed to write failover key into DCS: {e}");
-                        Reply::text(503, "failed to write failover key into DCS")
-                    }
-                }
+            Command::RequestFailover { failover, action } => {
+                self.request_failover(failover, &action).await
             }
             Command::CancelSwitchover => self.cancel_switchover().await,
             Command::Config { body, replace } => self.change_config(body, replace).await,
@@ -154,6 +141,38 @@ impl Runtime {
                 )
             }
             Err(e) => Reply::text(503, format!("DCS: {e}")),
+        }
+    }
+
+    /// Checks a switchover or failover against the cluster as the DCS holds it now, then writes
+    /// the `failover` key.
+    async fn request_failover(&self, failover: Failover, action: &str) -> Reply {
+        tracing::info!(
+            "received {action} request with leader={} candidate={} scheduled_at={}",
+            failover.leader.as_deref().unwrap_or("None"),
+            failover.member.as_deref().unwrap_or("None"),
+            failover.scheduled_at.as_deref().unwrap_or("None"),
+        );
+        let cluster = match self.dcs.get_cluster().await {
+            Ok(c) => c,
+            Err(e) => return Reply::text(503, format!("DCS: {e}")),
+        };
+        if failover.scheduled_at.is_none()
+            && let Some(reason) = ferroni_api::requests::failover_refusal(
+                &cluster,
+                failover.leader.as_deref(),
+                failover.member.as_deref(),
+                action,
+            )
+        {
+            return Reply::text(412, reason);
+        }
+        match self.dcs.set_failover(&failover, None).await {
+            Ok(_) => Reply::json(200, json!({"leader": cluster.leader_name()}).to_string()),
+            Err(e) => {
+                tracing::error!("failed to write failover key into DCS: {e}");
+                Reply::text(503, "failed to write failover key into DCS")
+            }
         }
     }
 

@@ -1,0 +1,162 @@
+//! `remove` (wipe a cluster's keys after three confirmations) and `query` (run SQL on a member).
+
+use crate::context::{Ctx, fail};
+use crate::members::{self, Format};
+use crate::prompt::ask;
+use crate::read::{members_with_role, timestamp};
+use anyhow::Result;
+
+/// `remove CLUSTER`.
+pub async fn remove(ctx: &Ctx, name: &str) -> Result<()> {
+    let dcs = ctx.dcs(name).await?;
+    let cluster = ctx.cluster(dcs.as_ref()).await?;
+    print!("{}", members::render(&cluster, name, false, Format::Pretty));
+    if ask("Please confirm the cluster name to remove", None)? != name {
+        return fail("Cluster names specified do not match");
+    }
+    let phrase = "Yes I am aware";
+    let typed = ask(
+        &format!(
+            "You are about to remove all information in DCS for {name}, please type: \"{phrase}\""
+        ),
+        None,
+    )?;
+    if typed != phrase {
+        return fail(format!("You did not exactly type \"{phrase}\""));
+    }
+    if let Some(leader) = cluster.leader_name() {
+        let given = ask(
+            "This cluster currently is healthy. Please specify the leader name to continue",
+            None,
+        )?;
+        if given != leader {
+            return fail("You did not specify the current leader of the cluster");
+        }
+    }
+    dcs.delete_cluster().await?;
+    Ok(())
+}
+
+/// The options of `query`.
+pub struct QueryOptions {
+    pub command: Option<String>,
+    pub file: Option<String>,
+    pub role: Option<String>,
+    pub member: Option<String>,
+    pub username: Option<String>,
+    pub password: bool,
+    pub dbname: Option<String>,
+    pub delimiter: String,
+    pub format: Format,
+}
+
+/// `query`: runs the statement on the leader (or a member with `role`, or `member`) and prints
+/// the rows (tab-separated by default), or `<time>\tERROR, SQLSTATE: <message>`.
+pub async fn query(ctx: &Ctx, name: Option<&str>, o: QueryOptions) -> Result<()> {
+    let sql = match (&o.command, &o.file) {
+        (Some(_), Some(_)) => return fail("--file and --command are mutually exclusive options"),
+        (Some(c), None) => c.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)?,
+        (None, None) => return fail("You need to specify either --command or --file"),
+    };
+    if o.role.is_some() && o.member.is_some() {
+        return fail("--role and --member are mutually exclusive options");
+    }
+    let name = ctx.cluster_name(name)?;
+    let dcs = ctx.dcs(&name).await?;
+    let cluster = ctx.cluster(dcs.as_ref()).await?;
+    let member = match &o.member {
+        Some(m) => cluster.members.iter().find(|k| &k.name == m),
+        None => members_with_role(&cluster, o.role.as_deref().unwrap_or("leader"))
+            .into_iter()
+            .next(),
+    };
+    let Some((host, port)) = member.and_then(|m| m.data.host_port()) else {
+        return fail("Can not find a suitable member");
+    };
+    let user = o
+        .username
+        .clone()
+        .or_else(|| std::env::var("PGUSER").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "postgres".into());
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&host)
+        .port(port)
+        .user(&user)
+        .dbname(o.dbname.as_deref().unwrap_or(&user))
+        .connect_timeout(std::time::Duration::from_secs(5));
+    if o.password {
+        config.password(ask("Password", None)?);
+    } else if let Ok(p) = std::env::var("PGPASSWORD") {
+        config.password(p);
+    }
+    let rows = async {
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        client.simple_query(&sql).await
+    }
+    .await;
+    let messages = match rows {
+        Ok(m) => m,
+        Err(e) => {
+            let detail = e
+                .as_db_error()
+                .map(|d| format!("{}: {}", d.severity(), d.message()))
+                .unwrap_or_else(|| e.to_string());
+            println!("{}{}ERROR, SQLSTATE: {detail}", timestamp(0), o.delimiter);
+            return Ok(());
+        }
+    };
+    let mut header: Option<Vec<String>> = None;
+    let mut data: Vec<Vec<String>> = Vec::new();
+    for m in messages {
+        if let tokio_postgres::SimpleQueryMessage::Row(row) = m {
+            if header.is_none() {
+                header = Some(row.columns().iter().map(|c| c.name().to_string()).collect());
+            }
+            data.push(
+                (0..row.len())
+                    .map(|i| row.get(i).unwrap_or("None").to_string())
+                    .collect(),
+            );
+        }
+    }
+    let header = header.unwrap_or_default();
+    match o.format {
+        Format::Json | Format::Yaml => {
+            let objects: Vec<serde_json::Value> = data
+                .iter()
+                .map(|r| {
+                    serde_json::Value::Object(
+                        header
+                            .iter()
+                            .zip(r)
+                            .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                            .collect(),
+                    )
+                })
+                .collect();
+            let value = serde_json::Value::Array(objects);
+            if o.format == Format::Json {
+                println!("{}", ferroni_api::json::python_json(&value));
+            } else {
+                println!("{}", crate::pyyaml::dump(&value));
+            }
+        }
+        Format::Pretty | Format::Topology => {
+            let columns: Vec<&str> = header.iter().map(String::as_str).collect();
+            let mut table = crate::table::Table::new("", &columns);
+            table.rows = data;
+            print!("{}", table.render());
+        }
+        Format::Tsv => {
+            println!("{}", header.join(&o.delimiter));
+            for r in data {
+                println!("{}", r.join(&o.delimiter));
+            }
+        }
+    }
+    Ok(())
+}
