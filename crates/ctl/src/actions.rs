@@ -4,6 +4,7 @@
 
 use crate::context::{Ctx, fail};
 use crate::members::{self, Format};
+use crate::progress::watch_while;
 use crate::prompt::{ask, confirm};
 use crate::read::{members_with_role, timestamp};
 use anyhow::Result;
@@ -14,7 +15,11 @@ use std::time::{Duration, Instant};
 const REQUEST: Duration = Duration::from_secs(30);
 
 fn show(cluster: &Cluster, name: &str) {
-    print!("{}", members::render(cluster, name, false, Format::Pretty));
+    let colour = crate::progress::at_terminal();
+    print!(
+        "{}",
+        members::render_with(cluster, name, false, Format::Pretty, colour)
+    );
 }
 
 /// A schedule as patronictl reads it (`now` or empty: now), as ISO 8601 with the local zone when
@@ -178,17 +183,19 @@ pub async fn switchover(
         .or_else(|| candidate.as_deref().and_then(|c| cluster.member(c)));
     let client = ctx.http()?;
     let sent = match target {
-        Some(member) => ctx
-            .request(
+        Some(member) => {
+            let post = ctx.request(
                 &client,
                 member,
                 "POST",
                 action,
                 Some(&body),
                 Duration::from_secs(60),
-            )
-            .await
-            .ok(),
+            );
+            watch_while(dcs.as_ref(), &name, Format::Pretty, post)
+                .await
+                .ok()
+        }
         None => None,
     };
     match sent {
@@ -406,17 +413,15 @@ pub async fn restart(
         if pending && m.data.pending_restart != Some(true) {
             continue;
         }
-        match ctx
-            .request(
-                &client,
-                m,
-                "POST",
-                "restart",
-                Some(&body),
-                Duration::from_secs(600),
-            )
-            .await
-        {
+        let post = ctx.request(
+            &client,
+            m,
+            "POST",
+            "restart",
+            Some(&body),
+            Duration::from_secs(600),
+        );
+        match watch_while(dcs.as_ref(), name, Format::Pretty, post).await {
             Ok((200, _)) => println!("Success: restart on member {}", m.name),
             Ok((202, _)) => println!("Success: restart scheduled on member {}", m.name),
             Ok((409, _)) => println!(
@@ -491,7 +496,8 @@ pub async fn reinit(
         let deadline = Instant::now() + Duration::from_secs(3600);
         // Bounded: at most an hour, polling every second.
         while !waiting.is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            let second = tokio::time::sleep(Duration::from_secs(1));
+            watch_while(dcs.as_ref(), name, Format::Pretty, second).await;
             let mut still = Vec::new();
             for m in waiting {
                 let state = ctx
@@ -612,7 +618,8 @@ pub async fn pause(ctx: &Ctx, name: Option<&str>, pause: bool, wait: bool) -> Re
                     let deadline = Instant::now() + Duration::from_secs(60);
                     // Bounded: a minute, polling the member keys every second.
                     loop {
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        let second = tokio::time::sleep(Duration::from_secs(1));
+                        watch_while(dcs.as_ref(), &name, Format::Pretty, second).await;
                         let c = ctx.cluster(dcs.as_ref()).await?;
                         let left = c
                             .members

@@ -11,6 +11,7 @@
 //! - [`actions`]: `switchover`, `failover`, `restart`, `reload`, `reinit`, `flush`, `pause`,
 //!   `resume`.
 //! - [`edit`]: `edit-config`. [`admin`]: `remove`, `query`.
+//! - [`progress`]: state changes shown while an action runs (terminal only).
 //! - [`prompt`]: click's prompts. [`cli`]: the command line.
 
 pub mod actions;
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod context;
 pub mod edit;
 pub mod members;
+pub mod progress;
 pub mod prompt;
 pub mod pyyaml;
 pub mod read;

@@ -165,6 +165,17 @@ fn text(v: &Value) -> String {
 
 /// The output of `list` (or `topology`) for `cluster`, named `name`.
 pub fn render(cluster: &Cluster, name: &str, extended: bool, fmt: Format) -> String {
+    render_with(cluster, name, extended, fmt, false)
+}
+
+/// [`render`], with the roles in colour when `colour` (a person at a terminal).
+pub fn render_with(
+    cluster: &Cluster,
+    name: &str,
+    extended: bool,
+    fmt: Format,
+    colour: bool,
+) -> String {
     let initialize = match cluster.initialize.as_deref() {
         None => "uninitialized",
         Some("") => "initializing",
@@ -345,6 +356,9 @@ pub fn render(cluster: &Cluster, name: &str, extended: bool, fmt: Format) -> Str
                 .iter()
                 .map(|r| r[1..].iter().map(text).collect())
                 .collect();
+            if colour {
+                table.colour = shown.iter().position(|c| *c == "Role");
+            }
             let mut out = table.render();
             let info = service_info(&view);
             if !info.is_empty() {

@@ -53,7 +53,13 @@ pub async fn list(
         }
         for (name, d) in &dcs {
             let cluster = ctx.cluster(d.as_ref()).await?;
-            out.push_str(&members::render(&cluster, name, extended, fmt));
+            out.push_str(&members::render_with(
+                &cluster,
+                name,
+                extended,
+                fmt,
+                crate::progress::at_terminal(),
+            ));
         }
         print!("{out}");
         match watch {

@@ -17,6 +17,18 @@ pub struct Table {
     pub columns: Vec<String>,
     pub align: Vec<Align>,
     pub rows: Vec<Vec<String>>,
+    /// The column whose cells are coloured by role (only at a terminal).
+    pub colour: Option<usize>,
+}
+
+/// ANSI colours of the roles: leaders green, synchronous standbys cyan, replicas blue.
+fn role_colour(text: &str) -> Option<&'static str> {
+    match text {
+        "Leader" | "Standby Leader" => Some("\x1b[1;32m"),
+        "Sync Standby" | "Quorum Standby" => Some("\x1b[36m"),
+        "Replica" => Some("\x1b[34m"),
+        _ => None,
+    }
 }
 
 fn width(text: &str) -> usize {
@@ -31,6 +43,7 @@ impl Table {
             columns: columns.iter().map(|c| c.to_string()).collect(),
             align: vec![Align::Left; columns.len()],
             rows: Vec::new(),
+            colour: None,
         }
     }
 
@@ -63,7 +76,7 @@ impl Table {
         let rule: String = std::iter::once("+".to_string())
             .chain(widths.iter().map(|w| format!("{}+", "-".repeat(w + 2))))
             .collect();
-        let line = |cells: &[String]| -> String {
+        let line = |cells: &[String], header: bool| -> String {
             let height = cells
                 .iter()
                 .map(|c| c.lines().count().max(1))
@@ -73,8 +86,12 @@ impl Table {
             for l in 0..height {
                 out.push('|');
                 for (i, w) in widths.iter().enumerate() {
-                    let text = cells.get(i).and_then(|c| c.lines().nth(l)).unwrap_or("");
-                    let pad = " ".repeat(w.saturating_sub(width(text)));
+                    let raw = cells.get(i).and_then(|c| c.lines().nth(l)).unwrap_or("");
+                    let pad = " ".repeat(w.saturating_sub(width(raw)));
+                    let text = match (self.colour == Some(i) && !header, role_colour(raw)) {
+                        (true, Some(code)) => format!("{code}{raw}\x1b[0m"),
+                        _ => raw.to_string(),
+                    };
                     match self.align[i] {
                         Align::Left => out.push_str(&format!(" {text}{pad} |")),
                         Align::Right => out.push_str(&format!(" {pad}{text} |")),
@@ -87,7 +104,7 @@ impl Table {
         let mut out = String::new();
         out.push_str(&self.top(&rule));
         out.push('\n');
-        out.push_str(&line(&self.columns));
+        out.push_str(&line(&self.columns, true));
         out.push_str(&rule);
         out.push('\n');
         let rule_between = self.rows.iter().flatten().any(|c| c.contains('\n'));
@@ -96,7 +113,7 @@ impl Table {
                 out.push_str(&rule);
                 out.push('\n');
             }
-            out.push_str(&line(row));
+            out.push_str(&line(row, false));
         }
         out.push_str(&rule);
         out.push('\n');
@@ -141,5 +158,25 @@ mod tests {
             t.render(),
             "+ T +---+\n| A | B |\n+---+---+\n| x | 1 |\n|   | 2 |\n+---+---+\n| y | 3 |\n+---+---+\n"
         );
+    }
+}
+
+#[cfg(test)]
+mod colour_tests {
+    use super::*;
+
+    #[test]
+    fn colour_keeps_the_alignment() {
+        let mut t = Table::new("", &["Role", "X"]);
+        t.rows.push(vec!["Leader".into(), "1".into()]);
+        t.rows.push(vec!["Replica".into(), "2".into()]);
+        t.colour = Some(0);
+        let plain: String = t
+            .render()
+            .replace("\x1b[1;32m", "")
+            .replace("\x1b[34m", "")
+            .replace("\x1b[0m", "");
+        t.colour = None;
+        assert_eq!(plain, t.render());
     }
 }
