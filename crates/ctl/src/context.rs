@@ -2,7 +2,7 @@
 //! `~/.config/patroni/patronictl.yaml`, `--dcs-url`, the `PATRONI_*` overlay), the cluster read
 //! from the DCS, and an HTTP client for the members' REST API.
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Context as _, Result, bail};
 use ferroni_config::Config;
 use ferroni_dcs::Dcs;
 use ferroni_model::{Cluster, MemberKey};
@@ -31,6 +31,10 @@ pub fn fail<T>(message: impl Into<String>) -> Result<T> {
 pub struct Ctx {
     pub config: Config,
     pub insecure: bool,
+    /// How long a DCS request may take before the command gives up: a little less than
+    /// `retry_timeout` (from the configuration's `bootstrap.dcs`, else 10 s), so an unreachable
+    /// DCS is reported within it.
+    dcs_budget: Duration,
 }
 
 /// `~/.config/patroni/patronictl.yaml`.
@@ -90,7 +94,18 @@ impl Ctx {
         if let Some(url) = dcs_url {
             apply_dcs_url(&mut config, url)?;
         }
-        Ok(Ctx { config, insecure })
+        let retry_timeout =
+            ferroni_config::DynamicConfig::from_map(&config.bootstrap.dcs, "bootstrap.dcs")
+                .map(|(d, _)| d.retry_timeout)
+                .unwrap_or(10);
+        let dcs_budget = Duration::from_secs(retry_timeout.into())
+            .saturating_sub(Duration::from_millis(300))
+            .max(Duration::from_secs(1));
+        Ok(Ctx {
+            config,
+            insecure,
+            dcs_budget,
+        })
     }
 
     /// The cluster name: the argument, else `scope`.
@@ -117,18 +132,26 @@ impl Ctx {
             ferroni_config::DynamicConfig::from_map(&config.bootstrap.dcs, "bootstrap.dcs")
                 .map(|(d, _)| d)
                 .unwrap_or_default();
-        ferroni_dcs::connect(&config, &dynamic)
-            .await
-            .map_err(|e| anyhow!(CtlError(format!("cannot reach the DCS: {e}"))))
+        match tokio::time::timeout(self.dcs_budget, ferroni_dcs::connect(&config, &dynamic)).await {
+            Ok(Ok(dcs)) => Ok(dcs),
+            Ok(Err(e)) => fail(format!("cannot reach the DCS: {e}")),
+            Err(_) => fail(format!(
+                "cannot reach the DCS: no answer within {:.1} s",
+                self.dcs_budget.as_secs_f64()
+            )),
+        }
     }
 
     /// The cluster `name` as the DCS holds it now.
     pub async fn cluster(&self, dcs: &dyn Dcs) -> Result<Cluster> {
-        dcs.get_cluster().await.map_err(|e| {
-            anyhow!(CtlError(format!(
-                "cannot read the cluster from the DCS: {e}"
-            )))
-        })
+        match tokio::time::timeout(self.dcs_budget, dcs.get_cluster()).await {
+            Ok(Ok(cluster)) => Ok(cluster),
+            Ok(Err(e)) => fail(format!("cannot read the cluster from the DCS: {e}")),
+            Err(_) => fail(format!(
+                "cannot read the cluster from the DCS: no answer within {:.1} s",
+                self.dcs_budget.as_secs_f64()
+            )),
+        }
     }
 
     /// The HTTP client for the members' REST API: `ctl` credentials and certificates, else
