@@ -30,6 +30,9 @@ struct Args {
     /// Load and check the configuration, say what would be started, and exit (Ferroni only).
     #[arg(long)]
     dry_run: bool,
+    /// Internal: run the frozen-agent fence for this data directory (started by the agent).
+    #[arg(long, hide = true, value_name = "DATA_DIR")]
+    fence: Option<PathBuf>,
 }
 
 /// Parses the command line and runs it.
@@ -45,6 +48,11 @@ pub fn run() -> ExitCode {
 }
 
 fn dispatch(args: &Args) -> Result<ExitCode> {
+    if let Some(data_dir) = &args.fence {
+        return Ok(ExitCode::from(
+            u8::try_from(crate::fence::guard(data_dir)).unwrap_or(1),
+        ));
+    }
     if args.version {
         println!("ferroni {}", env!("CARGO_PKG_VERSION"));
         return Ok(ExitCode::SUCCESS);

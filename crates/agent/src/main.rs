@@ -6,8 +6,10 @@
 //! - [`tasks`]: long actions run beside the loop.
 //! - [`settings`]: what PostgreSQL and the decision need from the configuration.
 //! - [`member`]: the member key.
+//! - [`fence`]: the guard that stops a primary whose agent stalls.
 
 mod cli;
+mod fence;
 mod logging;
 mod member;
 mod runtime;

@@ -67,6 +67,13 @@ pub struct Runtime {
     failsafe_calls: ferroni_api::FailsafeCalls,
     /// For calls to the other members' REST API.
     peer_client: reqwest::Client,
+    /// The frozen-agent fence (started with the loop).
+    fence: Option<crate::fence::Fence>,
+    /// When (monotonic ms) this cycle's lock renewal, acquisition or failsafe round began, if it
+    /// succeeded: the lease runs at least `ttl` from then.
+    lock_proven_at: Option<u64>,
+    /// The shortest `ttl` seen (ms): a lease granted earlier may carry it.
+    fence_ttl: u64,
     /// Unix time of the last successful DCS read.
     dcs_last_seen: u64,
 }
@@ -142,6 +149,9 @@ impl Runtime {
             last_failsafe: None,
             failsafe_calls: ferroni_api::FailsafeCalls::default(),
             peer_client,
+            fence: None,
+            lock_proven_at: None,
+            fence_ttl: u64::MAX,
         })
     }
 
@@ -245,6 +255,7 @@ impl Runtime {
         if let Some(code) = self.claim_name().await? {
             return Ok(code);
         }
+        self.fence = Some(crate::fence::Fence::start(&self.pg.settings.data_dir));
         let warnings = self.pg.parameters(&self.dynamic_parameters()).warnings;
         for w in warnings {
             tracing::warn!("{w}");
@@ -468,8 +479,12 @@ impl Runtime {
         let mut cluster = cluster;
         let lock = match &cluster {
             Some(c) if c.leader_name() == Some(self.me.name.as_str()) => {
+                let asked = crate::fence::monotonic_ms();
                 match self.dcs.update_leader().await {
-                    Ok(true) => LockRenewal::Renewed,
+                    Ok(true) => {
+                        self.lock_proven_at = Some(asked);
+                        LockRenewal::Renewed
+                    }
                     Ok(false) => LockRenewal::Failed,
                     // Not an answer from the DCS: handled as a DCS outage (Patroni's
                     // `_handle_dcs_error`), where failsafe mode may keep the primary.
@@ -504,11 +519,15 @@ impl Runtime {
         if let Some(c) = &cluster {
             self.last_failsafe = c.failsafe.clone();
         }
+        let failsafe_round = crate::fence::monotonic_ms();
         let members_accept = cluster.is_none()
             && self.dynamic.failsafe_mode
             && !self.dynamic.pause
             && matches!(&pg.state, PgState::Running(r) if r.primary)
             && self.failsafe_members_accept().await;
+        if members_accept {
+            self.lock_proven_at = Some(failsafe_round);
+        }
         let failsafe = FailsafeView {
             leader: self.failsafe_leader().map(|l| l.name.clone()),
             members_accept,
@@ -539,6 +558,7 @@ impl Runtime {
             tracing::info!("{note}");
         }
         let next = self.act(&decision, cluster.as_ref(), &input).await;
+        self.update_fence(&input);
         if let Some(c) = &cluster {
             self.dcs_last_seen = unix_now();
             self.publish(c, &input).await;
@@ -609,10 +629,12 @@ impl Runtime {
         );
         match action {
             Action::AcquireLock => {
+                let asked = crate::fence::monotonic_ms();
                 anyhow::ensure!(
                     self.dcs.attempt_to_acquire_leader().await?,
                     "the lock is held by another member"
                 );
+                self.lock_proven_at = Some(asked);
             }
             Action::ReleaseLock => {
                 self.dcs.delete_leader().await?;
@@ -737,6 +759,9 @@ impl Runtime {
                     StopMode::Immediate
                 };
                 pg.stop(stop, Duration::from_secs(60)).await?;
+                if let Some(fence) = self.fence.as_mut() {
+                    fence.disarm();
+                }
                 if matches!(mode, DemoteMode::Immediate | DemoteMode::Graceful) {
                     let _ = self.dcs.delete_leader().await;
                 }
@@ -946,6 +971,26 @@ impl Runtime {
         self.state.send_replace(Arc::new(state));
     }
 
+    /// Arms the fence after a cycle that proved the lock (renewed, acquired, or accepted by every
+    /// member in failsafe mode): PostgreSQL must be down `margin` before the lease could expire
+    /// unless the next cycle proves it again. Disarms when paused or when PostgreSQL is no
+    /// primary and the lock was not proven; otherwise the last moment stands.
+    fn update_fence(&mut self, input: &Input) {
+        self.fence_ttl = self.fence_ttl.min(u64::from(self.dynamic.ttl) * 1000);
+        let proven = self.lock_proven_at.take();
+        let Some(fence) = self.fence.as_mut() else {
+            return;
+        };
+        if self.dynamic.pause {
+            fence.disarm();
+        } else if let Some(at) = proven {
+            let margin = (self.fence_ttl / 4).min(2000);
+            fence.arm(at + self.fence_ttl - margin);
+        } else if !input.pg.is_primary() {
+            fence.disarm();
+        }
+    }
+
     /// Parameters waiting for a restart: changed in `postgresql.conf` (PostgreSQL says so) or
     /// on the command line (compared with `postmaster.opts`).
     fn pending_restart_reason(&self) -> Map<String, Value> {
@@ -973,6 +1018,10 @@ impl Runtime {
     /// SIGTERM: stop PostgreSQL (fast), release the lock if ours, publish the stop, exit 0.
     async fn shutdown(&mut self) -> i32 {
         tracing::info!("received a signal to shut down");
+        // Stopping on purpose: PostgreSQL is stopped below (or, paused, left to the operator).
+        if let Some(fence) = self.fence.as_mut() {
+            fence.disarm();
+        }
         self.tasks.cancel();
         if self.dynamic.pause {
             tracing::info!(
