@@ -510,8 +510,18 @@ impl Runtime {
         let mut config = settings::ha_config(&self.dynamic);
         config.can_bootstrap = true;
         // Peers matter only to a leader race.
+        // A switchover or failover to this node needs no comparison: it wins at once.
+        let named_me = |c: &Cluster| {
+            ferroni_ha::manual::request(c)
+                .and_then(|f| f.member.as_deref())
+                .is_some_and(|m| m == self.me.name)
+        };
         let peers = match &cluster {
-            Some(c) if c.leader.is_none() && matches!(pg.state, PgState::Running(_)) => {
+            Some(c)
+                if c.leader.is_none()
+                    && matches!(pg.state, PgState::Running(_))
+                    && !named_me(c) =>
+            {
                 self.peers(c).await
             }
             _ => Vec::new(),

@@ -147,3 +147,55 @@ async fn a_frozen_leader_agent_is_fenced_before_its_lease_expires() {
     let violations = watcher.stop().await;
     assert!(violations.is_empty(), "two writable nodes: {violations:?}");
 }
+
+/// A switchover under write load (asked through the REST API as patronictl does): no two writable
+/// nodes, no acknowledged write lost, and the write gap measured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_switchover_under_write_load() {
+    let kit = Kit::new("fault-switchover").unwrap();
+    let mut cluster = Cluster::new(
+        &kit,
+        Path::new(env!("CARGO_BIN_EXE_ferroni")),
+        3,
+        Timings::FAST,
+    )
+    .unwrap();
+    cluster.start_all(&kit).unwrap();
+    let writes = cluster.write_connstr();
+    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
+        create_probe_table(&writes).await.ok()
+    })
+    .await
+    .unwrap();
+    let leader = settled(&cluster, Duration::from_secs(90)).await;
+    let candidate = (leader + 1) % 3;
+    let watcher = Watcher::start(cluster.nodes.iter().map(|n| n.connstr()).collect());
+    let writer = Writer::start(writes.clone());
+    writer.flowing(50, Duration::from_secs(30)).await.unwrap();
+    let body = format!(
+        r#"{{"leader": "{}", "candidate": "{}"}}"#,
+        cluster.nodes[leader].name, cluster.nodes[candidate].name
+    );
+    let asked = Instant::now();
+    let response = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{}/switchover",
+            cluster.nodes[leader].api_port
+        ))
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let answered = asked.elapsed();
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    writer.flowing(50, Duration::from_secs(30)).await.unwrap();
+    let log = writer.stop().await;
+    let gap = log.longest_gap_after(asked);
+    eprintln!("switchover under load: answered after {answered:?}; longest write gap {gap:?}");
+    let missing = missing_writes(&writes, &log).await.unwrap();
+    assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+    let violations = watcher.stop().await;
+    assert!(violations.is_empty(), "two writable nodes: {violations:?}");
+    assert_eq!(settled(&cluster, Duration::from_secs(60)).await, candidate);
+}

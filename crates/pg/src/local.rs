@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
 use tokio::time::Instant;
@@ -131,6 +132,9 @@ pub struct LocalPostgres {
     pub settings: PgSettings,
     known: KnownGucs,
     major_version: u32,
+    /// The agent's connection, kept between cycles: a new one per cycle costs an authentication
+    /// (SCRAM) and a backend start, in CPU while idle and in time during a failover.
+    session: Arc<tokio::sync::Mutex<Option<Arc<tokio_postgres::Client>>>>,
 }
 
 impl LocalPostgres {
@@ -158,6 +162,7 @@ impl LocalPostgres {
             settings,
             known: KnownGucs::from_describe_config(&describe),
             major_version: major * 10000,
+            session: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
 
@@ -405,7 +410,7 @@ impl LocalPostgres {
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), PgError> {
         let deadline = Instant::now() + timeout;
         loop {
-            if self.connect().await.is_ok() {
+            if self.connect_fresh().await.is_ok() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -441,9 +446,25 @@ impl LocalPostgres {
     }
 
     /// A connection to the local server as the superuser.
-    pub async fn connect(&self) -> Result<tokio_postgres::Client, PgError> {
+    pub async fn connect(&self) -> Result<Arc<tokio_postgres::Client>, PgError> {
+        let mut session = self.session.lock().await;
+        if let Some(client) = session.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(self.connect_fresh().await?);
+        *session = Some(client.clone());
+        Ok(client)
+    }
+
+    /// A new connection to the local server.
+    async fn connect_fresh(&self) -> Result<tokio_postgres::Client, PgError> {
         let (host, port) = self.local_address();
         self.connect_to(&host, port, Duration::from_secs(2)).await
+    }
+
+    /// Forgets the kept connection (after an error on it: the server may have restarted).
+    pub async fn reset_session(&self) {
+        *self.session.lock().await = None;
     }
 
     /// Observes another member's server (with this cluster's superuser credentials).
@@ -490,7 +511,18 @@ impl LocalPostgres {
 
     /// Role, timeline, WAL positions and, on a primary, its replication connections; `None` when
     /// the server does not answer.
+    /// Role, timeline, WAL positions and, on a primary, its replication connections; `None` when
+    /// the server does not answer — on the kept connection, else (it may predate a restart) on a
+    /// new one.
     pub async fn observe(&self) -> Option<Observation> {
+        if let Some(o) = self.observe_once().await {
+            return Some(o);
+        }
+        self.reset_session().await;
+        self.observe_once().await
+    }
+
+    async fn observe_once(&self) -> Option<Observation> {
         let client = self.connect().await.ok()?;
         let row = client.query_one(sql::OBSERVE, &[]).await.ok()?;
         let mut o = observation(&row)?;
@@ -531,7 +563,12 @@ impl LocalPostgres {
     /// Promotes the local standby and waits until it is a primary.
     pub async fn promote(&self) -> Result<(), PgError> {
         // PostgreSQL removes standby.signal itself; removing it first makes the promotion fail.
-        let client = self.connect().await?;
+        let mut client = self.connect().await?;
+        if client.is_closed() || client.simple_query("").await.is_err() {
+            // The kept connection may predate a restart of the server.
+            self.reset_session().await;
+            client = self.connect().await?;
+        }
         client
             .query_one(sql::PROMOTE, &[])
             .await
@@ -548,7 +585,13 @@ impl LocalPostgres {
     /// Makes the server re-read its configuration (after the recovery settings changed).
     pub async fn reload(&self) -> Result<(), PgError> {
         let client = self.connect().await?;
-        client
+        if client.batch_execute(sql::RELOAD).await.is_ok() {
+            return Ok(());
+        }
+        // The kept connection may predate a restart of the server.
+        self.reset_session().await;
+        self.connect()
+            .await?
             .batch_execute(sql::RELOAD)
             .await
             .map_err(|e| PgError::Sql(e.to_string()))
