@@ -713,17 +713,21 @@ impl Runtime {
             }
             Action::Promote => {
                 self.upstream = None;
-                // The replicas' slots exist the moment this node is primary, so they can stream
-                // (and, with synchronous commit, acknowledge) without waiting for a retry.
+                // The replicas' slots exist before this node is primary (a standby can hold
+                // physical slots): a replica that reconnects the moment the promotion ends
+                // finds its slot, instead of being refused and retrying only after
+                // `wal_retrieve_retry_interval` (5 s) — with synchronous commit, 5 s of writes.
                 let slots = if self.dynamic.use_slots {
                     cluster.map(|c| self.member_slots(c)).unwrap_or_default()
                 } else {
                     Vec::new()
                 };
                 self.spawn_task(TaskKind::Promote, async move {
+                    let existing = pg.observe().await.map(|o| o.slots).unwrap_or_default();
+                    let before = pg.sync_slots(&slots, &existing).await;
                     pg.promote().await?;
                     pg.configure(&params, Recovery::Primary)?;
-                    if !slots.is_empty() {
+                    if before.is_err() && !slots.is_empty() {
                         let existing = pg.observe().await.map(|o| o.slots).unwrap_or_default();
                         pg.sync_slots(&slots, &existing).await?;
                     }
