@@ -76,9 +76,14 @@ fn kill(p: Process) -> bool {
 /// postmaster when the moment passes. Exits when disarmed and the agent is gone (stdin closed),
 /// or after fencing.
 pub fn guard(data_dir: &Path) -> i32 {
+    guard_with(data_dir, std::io::BufReader::new(std::io::stdin()))
+}
+
+/// [`guard`] reading its orders from `input`.
+fn guard_with(data_dir: &Path, input: impl BufRead + Send + 'static) -> i32 {
     let (tx, rx) = mpsc::channel::<Option<String>>();
     std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
+        for line in input.lines() {
             match line {
                 Ok(l) => {
                     if tx.send(Some(l)).is_err() {
@@ -98,7 +103,15 @@ pub fn guard(data_dir: &Path) -> i32 {
             None if agent_gone => return 0,
             None => Duration::from_secs(3600),
         };
-        match rx.recv_timeout(wait) {
+        // Without the agent nothing can arrive any more: sleep to the deadline (a receive
+        // would return at once, again and again).
+        let message = if agent_gone {
+            std::thread::sleep(wait);
+            Err(mpsc::RecvTimeoutError::Timeout)
+        } else {
+            rx.recv_timeout(wait)
+        };
+        match message {
             Ok(Some(line)) => {
                 let mut words = line.split_whitespace();
                 match (
@@ -218,5 +231,68 @@ fn unsafe_setsid(cmd: &mut Command) {
                 .map(|_| ())
                 .map_err(std::io::Error::from)
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// A stand-in postmaster: a sleeping process whose PID is in `postmaster.pid`.
+    fn fake_postmaster(dir: &Path) -> Child {
+        let child = Command::new("sleep").arg("60").spawn().unwrap();
+        std::fs::write(dir.join("postmaster.pid"), format!("{}\n", child.id())).unwrap();
+        child
+    }
+
+    #[test]
+    fn an_armed_guard_whose_agent_is_gone_kills_at_the_deadline_without_spinning() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pm = fake_postmaster(dir.path());
+        let deadline = monotonic_ms() + 300;
+        let input = std::io::Cursor::new(format!("arm {deadline}\n"));
+        let started = Instant::now();
+        let cpu_before = cpu_ms();
+        assert_eq!(guard_with(dir.path(), input), 0);
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "{:?}",
+            started.elapsed()
+        );
+        // Killed: waiting for it returns a signal, at once.
+        let status = pm.wait().unwrap();
+        assert!(!status.success());
+        assert!(cpu_ms() - cpu_before < 150, "the guard spun while waiting");
+    }
+
+    #[test]
+    fn a_disarmed_guard_exits_with_its_agent_and_kills_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pm = fake_postmaster(dir.path());
+        let input = std::io::Cursor::new(format!("arm {}\ndisarm\n", monotonic_ms() + 100));
+        assert_eq!(guard_with(dir.path(), input), 0);
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            pm.try_wait().unwrap().is_none(),
+            "the postmaster was killed"
+        );
+        let _ = pm.kill();
+        let _ = pm.wait();
+    }
+
+    /// CPU time of this process so far (user + system), in ms.
+    fn cpu_ms() -> u64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let fields: Vec<u64> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().unwrap())
+            .collect();
+        (fields[0] + fields[1]) * 1000 / 100
     }
 }
