@@ -124,38 +124,17 @@ pub async fn query(ctx: &Ctx, name: Option<&str>, o: QueryOptions) -> Result<()>
         }
     }
     let header = header.unwrap_or_default();
-    match o.format {
-        Format::Json | Format::Yaml => {
-            let objects: Vec<serde_json::Value> = data
-                .iter()
-                .map(|r| {
-                    serde_json::Value::Object(
-                        header
-                            .iter()
-                            .zip(r)
-                            .map(|(k, v)| (k.clone(), serde_json::json!(v)))
-                            .collect(),
-                    )
-                })
-                .collect();
-            let value = serde_json::Value::Array(objects);
-            if o.format == Format::Json {
-                println!("{}", ferroni_api::json::python_json(&value));
-            } else {
-                println!("{}", crate::pyyaml::dump(&value));
-            }
-        }
-        Format::Pretty | Format::Topology => {
-            let columns: Vec<&str> = header.iter().map(String::as_str).collect();
+    let columns: Vec<&str> = header.iter().map(String::as_str).collect();
+    let cells: Vec<Vec<serde_json::Value>> = data
+        .iter()
+        .map(|r| r.iter().map(|v| serde_json::json!(v)).collect())
+        .collect();
+    match crate::output::machine(&columns, &cells, o.format, &o.delimiter, false) {
+        Some(out) => print!("{out}"),
+        None => {
             let mut table = crate::table::Table::new("", &columns);
             table.rows = data;
             print!("{}", table.render());
-        }
-        Format::Tsv => {
-            println!("{}", header.join(&o.delimiter));
-            for r in data {
-                println!("{}", r.join(&o.delimiter));
-            }
         }
     }
     Ok(())

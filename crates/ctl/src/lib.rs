@@ -5,6 +5,7 @@
 //! - [`table`]: PrettyTable's layout with the cluster title in the top border.
 //! - [`pyyaml`]: YAML as PyYAML prints it.
 //! - [`members`]: `list` and `topology`.
+//! - [`output`]: the json/yaml/tsv formats every listing shares.
 //! - [`views`]: `history`, `show-config`.
 //! - [`context`]: the configuration, the DCS, the REST client.
 //! - [`read`]: `list`, `topology`, `history`, `show-config`, `dsn`, `version`.
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod context;
 pub mod edit;
 pub mod members;
+pub mod output;
 pub mod progress;
 pub mod prompt;
 pub mod pyyaml;

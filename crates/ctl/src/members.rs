@@ -1,10 +1,10 @@
 //! `list` and `topology`: the members of a cluster as patronictl prints them, in its columns and
 //! formats (`pretty`, `tsv`, `json`, `yaml`, and the replication tree of `topology`).
 
+use crate::output::text;
 use crate::pyyaml;
 use crate::table::Table;
 use ferroni_api::cluster_view::cluster_as_json;
-use ferroni_api::json::python_json;
 use ferroni_model::Cluster;
 use serde_json::{Map, Value, json};
 
@@ -152,15 +152,6 @@ fn service_info(view: &Value) -> Vec<String> {
         info.push(line);
     }
     info
-}
-
-/// Python's `str()` of a cell.
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
 }
 
 /// The output of `list` (or `topology`) for `cluster`, named `name`.
@@ -317,33 +308,8 @@ pub fn render_with(
         rows.push(row);
     }
     match fmt {
-        Format::Json | Format::Yaml => {
-            let objects: Vec<Value> = rows
-                .iter()
-                .map(|r| {
-                    let mut o = Map::new();
-                    for (c, v) in columns.iter().zip(r) {
-                        if !text(v).is_empty() {
-                            o.insert(c.to_string(), v.clone());
-                        }
-                    }
-                    Value::Object(o)
-                })
-                .collect();
-            if fmt == Format::Json {
-                format!("{}\n", python_json(&Value::Array(objects)))
-            } else {
-                format!("{}\n", pyyaml::dump(&Value::Array(objects)))
-            }
-        }
-        Format::Tsv => {
-            let mut out = columns.join("\t");
-            out.push('\n');
-            for r in &rows {
-                out.push_str(&r.iter().map(text).collect::<Vec<_>>().join("\t"));
-                out.push('\n');
-            }
-            out
+        Format::Json | Format::Yaml | Format::Tsv => {
+            crate::output::machine(&columns, &rows, fmt, "\t", true).unwrap_or_default()
         }
         Format::Pretty | Format::Topology => {
             let shown: Vec<&str> = columns[1..]

@@ -3,7 +3,6 @@
 use crate::members::Format;
 use crate::pyyaml;
 use crate::table::Table;
-use ferroni_api::json::python_json;
 use ferroni_model::Cluster;
 use serde_json::{Value, json};
 
@@ -29,42 +28,16 @@ pub fn history(cluster: &Cluster, fmt: Format) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
     match fmt {
-        Format::Json | Format::Yaml => {
-            let objects: Vec<Value> = rows
-                .iter()
-                .map(|r| {
-                    Value::Object(
-                        columns
-                            .iter()
-                            .zip(r)
-                            .map(|(c, v)| (c.to_string(), v.clone()))
-                            .collect(),
-                    )
-                })
-                .collect();
-            if fmt == Format::Json {
-                format!("{}\n", python_json(&Value::Array(objects)))
-            } else {
-                format!("{}\n", pyyaml::dump(&Value::Array(objects)))
-            }
-        }
-        Format::Tsv => {
-            let mut out = columns.join("\t");
-            out.push('\n');
-            for r in &rows {
-                out.push_str(&r.iter().map(text).collect::<Vec<_>>().join("\t"));
-                out.push('\n');
-            }
-            out
+        Format::Json | Format::Yaml | Format::Tsv => {
+            crate::output::machine(&columns, &rows, fmt, "\t", false).unwrap_or_default()
         }
         Format::Pretty | Format::Topology => {
             let mut table = Table::new("", &columns).right(&["TL", "LSN"]);
-            table.rows = rows.iter().map(|r| r.iter().map(text).collect()).collect();
+            table.rows = rows
+                .iter()
+                .map(|r| r.iter().map(crate::output::text).collect())
+                .collect();
             table.render()
         }
     }
