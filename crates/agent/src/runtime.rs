@@ -711,6 +711,20 @@ impl Runtime {
                     Ok(())
                 });
             }
+            Action::Rewind { leader } => {
+                let upstream = cluster
+                    .and_then(|c| upstream_of(c, leader))
+                    .context("the leader has no conn_url")?;
+                self.upstream = Some(upstream.clone());
+                self.spawn_task(TaskKind::StartReplica, async move {
+                    pg.stop(StopMode::Fast, Duration::from_secs(60)).await?;
+                    tracing::info!("running pg_rewind from {}:{}", upstream.host, upstream.port);
+                    pg.rewind(&upstream).await?;
+                    pg.configure(&params, Recovery::Standby(Some(&upstream)))?;
+                    pg.start(&params, Duration::from_secs(600)).await?;
+                    Ok(())
+                });
+            }
             Action::Promote => {
                 self.upstream = None;
                 // The replicas' slots exist before this node is primary (a standby can hold

@@ -2,7 +2,7 @@
 //! from empty directories. Each test checks the DCS keys, the roles, and a write probe.
 
 use ferroni_testkit::cluster::{Cluster, Timings};
-use ferroni_testkit::probes::{Watcher, Writer, create_probe_table, missing_writes};
+use ferroni_testkit::probes::{Watcher, Writer, await_probe_table, missing_writes, writable};
 use ferroni_testkit::{Kit, wait_until_async};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -87,11 +87,9 @@ async fn bootstrap_three_nodes_from_empty_directories() {
     let start = Instant::now();
     cluster.start_all(&kit).unwrap();
     let writes = cluster.write_connstr();
-    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
-        create_probe_table(&writes).await.ok()
-    })
-    .await
-    .unwrap();
+    await_probe_table(&writes, Duration::from_secs(60))
+        .await
+        .unwrap();
     let writable = start.elapsed();
     let leader = healthy(&cluster, 1, Duration::from_secs(90)).await;
     let all_streaming = start.elapsed();
@@ -150,11 +148,9 @@ async fn up(kit: &Kit, timings: Timings) -> (Cluster, String, usize) {
     let mut cluster = Cluster::new(kit, agent_binary(), 3, timings).unwrap();
     cluster.start_all(kit).unwrap();
     let writes = cluster.write_connstr();
-    wait_until_async(Duration::from_secs(60), "a writable leader", || async {
-        create_probe_table(&writes).await.ok()
-    })
-    .await
-    .unwrap();
+    await_probe_table(&writes, Duration::from_secs(60))
+        .await
+        .unwrap();
     let leader = healthy(&cluster, 1, Duration::from_secs(90)).await;
     (cluster, writes, leader)
 }
@@ -277,11 +273,6 @@ async fn graceful_stop_of_the_leader_hands_over_within_two_seconds() {
     assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
     let violations = watcher.stop().await;
     assert!(violations.is_empty(), "{violations:?}");
-}
-
-/// Whether `connstr` accepts writes right now.
-async fn writable(connstr: &str) -> bool {
-    query_one::<bool>(connstr, "SELECT pg_is_in_recovery()").await == Some(false)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -125,6 +125,12 @@ pub(crate) fn as_int(v: &Value) -> Option<i64> {
     }
 }
 
+/// The shortest leader lease Ferroni accepts. etcd grants no lease under 1.5 × its election
+/// timeout (1.5 s by default) and the fence guard keeps a margin of ttl/4 before the lease's end.
+pub const MIN_TTL: i64 = 4;
+/// The shortest DCS retry budget Ferroni accepts.
+pub const MIN_RETRY_TIMEOUT: i64 = 1;
+
 fn clamp_u32(i: i64) -> u32 {
     u32::try_from(i.max(0)).unwrap_or(u32::MAX)
 }
@@ -225,8 +231,12 @@ impl DynamicConfig {
         Ok((cfg, warnings))
     }
 
-    /// Applies Patroni's minimums (ttl 20, loop_wait 1, retry_timeout 3) and its rule
-    /// `loop_wait + 2*retry_timeout <= ttl`, preferring to shorten `loop_wait`.
+    /// Applies Ferroni's minimums (ttl 4, loop_wait 1, retry_timeout 1; Patroni's are 20, 1 and 3)
+    /// and Patroni's rule `loop_wait + 2*retry_timeout <= ttl`, preferring to shorten `loop_wait`.
+    /// Patroni needs a long ttl because nothing stops a primary whose agent stalls until the lease
+    /// is gone; Ferroni's fence guard stops it before the lease can expire, whatever the ttl, so a
+    /// short ttl only costs availability (a DCS answer slower than retry_timeout demotes the
+    /// primary), never safety. See docs/ha.md "Fastest settings".
     fn set_timeouts(&mut self, ttl: i64, loop_wait: i64, retry_timeout: i64) -> Vec<String> {
         let mut warnings = Vec::new();
         let mut at_least = |name: &str, value: i64, min: i64| {
@@ -240,8 +250,8 @@ impl DynamicConfig {
             }
         };
         let loop_wait = at_least("loop_wait", loop_wait, 1);
-        let retry_timeout = at_least("retry_timeout", retry_timeout, 3);
-        let ttl = at_least("ttl", ttl, 20);
+        let retry_timeout = at_least("retry_timeout", retry_timeout, MIN_RETRY_TIMEOUT);
+        let ttl = at_least("ttl", ttl, MIN_TTL);
         let (mut new_loop, mut new_retry) = (loop_wait, retry_timeout);
         if 1 + 2 * retry_timeout > ttl {
             new_loop = 1;
@@ -299,16 +309,26 @@ mod tests {
 
     #[test]
     fn minimums_are_enforced_with_patronis_warning() {
-        let (c, w) = read(json!({"ttl": 10, "loop_wait": 0, "retry_timeout": 1})).unwrap();
-        assert_eq!((c.ttl, c.loop_wait, c.retry_timeout), (20, 1, 3));
+        let (c, w) = read(json!({"ttl": 3, "loop_wait": 0, "retry_timeout": 0})).unwrap();
+        assert_eq!((c.ttl, c.loop_wait, c.retry_timeout), (4, 1, 1));
         assert_eq!(
             w,
             vec![
                 "loop_wait=0 can't be smaller than 1, adjusting...",
-                "retry_timeout=1 can't be smaller than 3, adjusting...",
-                "ttl=10 can't be smaller than 20, adjusting...",
+                "retry_timeout=0 can't be smaller than 1, adjusting...",
+                "ttl=3 can't be smaller than 4, adjusting...",
             ]
         );
+    }
+
+    #[test]
+    fn the_fastest_settings_are_below_patronis_minimums() {
+        let (c, w) = read(json!({"ttl": 4, "loop_wait": 1, "retry_timeout": 1})).unwrap();
+        assert_eq!((c.ttl, c.loop_wait, c.retry_timeout), (4, 1, 1));
+        assert!(w.is_empty(), "{w:?}");
+        let (c, w) = read(json!({"ttl": 4, "loop_wait": 1, "retry_timeout": 3})).unwrap();
+        assert_eq!((c.ttl, c.loop_wait, c.retry_timeout), (4, 1, 1));
+        assert_eq!(w.len(), 1, "{w:?}");
     }
 
     #[test]

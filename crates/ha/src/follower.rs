@@ -4,25 +4,50 @@ use crate::{Action, Decision, DemoteMode, Input};
 use ferroni_model::Cluster;
 
 /// Decides for a node that does not hold the lock, PostgreSQL running.
-pub fn decide(input: &Input, _cluster: &Cluster, leader: &str) -> Decision {
-    let memo = &input.memo;
+pub fn decide(input: &Input, cluster: &Cluster, leader: &str) -> Decision {
+    let mut memo = input.memo.clone();
     if input.pg.is_primary() {
         if input.config.paused {
             return Decision::log(
-                memo,
+                &memo,
                 format!(
                     "continue to run as primary without the lock, because paused (leader is {leader})"
                 ),
             );
         }
         return Decision::act(
-            memo,
+            &memo,
             vec![Action::Demote(DemoteMode::ImmediateNoLock)],
             "demoting self because I do not have the lock and I was a leader",
         );
     }
+    match divergence(input, cluster) {
+        Divergence::Unknown => {}
+        Divergence::None => memo.diverge_check = false,
+        Divergence::Past { timeline, fork } => {
+            let position = input.pg.running().map_or(0, |r| r.wal_position);
+            let what = format!(
+                "my WAL on timeline {timeline} ends at {}, past {} where the leader's timeline forked off",
+                Lsn(position),
+                Lsn(fork)
+            );
+            if input.config.use_pg_rewind && !input.config.paused {
+                return Decision::act(
+                    &memo,
+                    vec![Action::Rewind {
+                        leader: leader.to_string(),
+                    }],
+                    format!("rewinding onto the leader ({leader}): {what}"),
+                );
+            }
+            return Decision::log(
+                &memo,
+                format!("cannot follow the leader ({leader}) without pg_rewind: {what}"),
+            );
+        }
+    }
     Decision::act(
-        memo,
+        &memo,
         vec![Action::Follow {
             leader: leader.to_string(),
         }],
@@ -31,4 +56,47 @@ pub fn decide(input: &Input, _cluster: &Cluster, leader: &str) -> Decision {
             input.me.name
         ),
     )
+}
+
+/// Whether a former primary's WAL went past the leader's fork point.
+enum Divergence {
+    /// Not a former primary, or the fork point is not in `history` yet.
+    Unknown,
+    /// Its WAL ends at or before the fork point: it can stream.
+    None,
+    /// PostgreSQL cannot stream from the leader ("new timeline forked off current database
+    /// system timeline before current recovery point") until it is rewound.
+    Past { timeline: u64, fork: u64 },
+}
+
+/// `history` says where each timeline ended; a former primary still on such a timeline with WAL
+/// beyond that point holds records the leader never had.
+fn divergence(input: &Input, cluster: &Cluster) -> Divergence {
+    let Some(running) = input.pg.running().filter(|_| input.memo.diverge_check) else {
+        return Divergence::Unknown;
+    };
+    let fork = cluster.history.as_ref().and_then(|h| {
+        h.value
+            .0
+            .iter()
+            .find(|e| e.timeline == running.timeline)
+            .map(|e| e.lsn)
+    });
+    match fork {
+        None => Divergence::Unknown,
+        Some(fork) if running.wal_position > fork => Divergence::Past {
+            timeline: running.timeline,
+            fork,
+        },
+        Some(_) => Divergence::None,
+    }
+}
+
+/// An LSN as PostgreSQL prints it.
+struct Lsn(u64);
+
+impl std::fmt::Display for Lsn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:X}/{:X}", self.0 >> 32, self.0 & 0xFFFF_FFFF)
+    }
 }

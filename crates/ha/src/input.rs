@@ -220,4 +220,7 @@ pub struct Memo {
     pub primary_start_began: Option<Millis>,
     /// Since when a requested switchover waits for its candidate to stream from this leader.
     pub switchover_wait_began: Option<Millis>,
+    /// This node stopped being a primary without being rewound: its WAL may run past the point
+    /// where the next leader's timeline forked off, and it cannot stream until it is rewound.
+    pub diverge_check: bool,
 }

@@ -32,7 +32,7 @@ use ferroni_model::Cluster;
 
 /// Decides one cycle.
 pub fn decide(input: &Input) -> Decision {
-    let decision = decide_unpaused(input);
+    let decision = remember_divergence(input, decide_unpaused(input));
     if input.config.paused {
         Decision {
             log: format!("PAUSE: {}", decision.log),
@@ -41,6 +41,28 @@ pub fn decide(input: &Input) -> Decision {
     } else {
         decision
     }
+}
+
+/// Sets or clears [`Memo::diverge_check`]: a primary that steps down, or a former primary started
+/// as a replica without pg_rewind, may hold WAL its next leader never had; a rewind (or running
+/// as a primary again) settles the question.
+fn remember_divergence(input: &Input, mut decision: Decision) -> Decision {
+    let was_primary =
+        input.pg.is_primary() || matches!(input.pg.state, PgState::Stopped { was_primary: true });
+    for action in &decision.actions {
+        match action {
+            Action::Demote(_) => decision.memo.diverge_check = true,
+            Action::StartReplica { rewind: false, .. } if was_primary => {
+                decision.memo.diverge_check = true
+            }
+            Action::StartReplica { rewind: true, .. } | Action::Rewind { .. } => {
+                decision.memo.diverge_check = false
+            }
+            Action::StartPrimary | Action::Promote => decision.memo.diverge_check = false,
+            _ => {}
+        }
+    }
+    decision
 }
 
 fn decide_unpaused(input: &Input) -> Decision {

@@ -41,6 +41,9 @@ pub enum Action {
         leader: Option<String>,
         rewind: bool,
     },
+    /// Stop the running replica, rewind it with pg_rewind onto `leader`'s timeline and start it
+    /// again as `leader`'s replica (a long task): its WAL went past the leader's fork point.
+    Rewind { leader: String },
     /// Promote the local replica (a long task).
     Promote,
     /// Make sure a running replica streams from `leader` (rewrites recovery settings and reloads or

@@ -725,6 +725,48 @@ fn rows() -> Vec<Row> {
             "demoting self because i am not the healthiest node (my timeline 1 is behind the cluster timeline 2)",
         ),
         row(
+            "e5: a former primary whose WAL runs past the leader's fork point is rewound",
+            diverged_replica(150).config(|c| c.use_pg_rewind = true),
+            vec![Rewind {
+                leader: "node2".into(),
+            }],
+            "rewinding onto the leader (node2): my WAL on timeline 1 ends at 0/96, past 0/64 where the leader's timeline forked off",
+        ),
+        row(
+            "e5: without use_pg_rewind a diverged former primary says so and waits",
+            diverged_replica(150),
+            vec![],
+            "cannot follow the leader (node2) without pg_rewind: my WAL on timeline 1 ends at 0/96, past 0/64 where the leader's timeline forked off",
+        ),
+        row(
+            "e5: a former primary that stopped at the fork point follows",
+            diverged_replica(100).config(|c| c.use_pg_rewind = true),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        row(
+            "e5: a replica that never was primary is not checked",
+            diverged_replica(150)
+                .config(|c| c.use_pg_rewind = true)
+                .memo(Memo::default()),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        row(
+            "e5: until history shows the fork point a former primary follows",
+            diverged_replica(150)
+                .config(|c| c.use_pg_rewind = true)
+                .cluster(|c| c.history = None),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        row(
             "e4: a nofailover primary demotes",
             no_leader().running_primary(1, 1000).nofailover(),
             vec![Demote(DemoteMode::Immediate)],
@@ -1244,6 +1286,23 @@ fn rows() -> Vec<Row> {
     ]
 }
 
+/// node1, a former primary on timeline 1 with WAL up to `wal`, now a replica of node2, which
+/// forked timeline 2 off at 100.
+fn diverged_replica(wal: u64) -> S {
+    replica()
+        .running_replica(1, wal)
+        .memo(Memo {
+            diverge_check: true,
+            ..Memo::default()
+        })
+        .cluster(|c| {
+            c.history = Some(Versioned {
+                value: History(vec![entry(1)]),
+                version: Version(9),
+            })
+        })
+}
+
 fn entry(timeline: u64) -> HistoryEntry {
     HistoryEntry {
         timeline,
@@ -1275,6 +1334,23 @@ fn every_row_decides_as_patroni() {
         rows.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn a_primary_that_steps_down_is_checked_for_divergence_until_settled() {
+    let demoted = decide(&replica().running_primary(1, 1000).0);
+    assert_eq!(demoted.actions, vec![Demote(DemoteMode::ImmediateNoLock)]);
+    assert!(demoted.memo.diverge_check);
+    let started = decide(&no_leader().leader_key(None).stopped(true).0);
+    assert!(started.memo.diverge_check, "{started:?}");
+    let clean = decide(&diverged_replica(100).0);
+    assert!(!clean.memo.diverge_check);
+    let rewound = decide(&diverged_replica(150).config(|c| c.use_pg_rewind = true).0);
+    assert!(!rewound.memo.diverge_check);
+    let waiting = decide(&diverged_replica(150).0);
+    assert!(waiting.memo.diverge_check);
+    let never = decide(&replica().0);
+    assert!(!never.memo.diverge_check);
 }
 
 #[test]

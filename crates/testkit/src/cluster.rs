@@ -3,6 +3,7 @@
 
 use crate::etcd::Etcd;
 use crate::kit::Kit;
+use crate::netns::Network;
 use crate::ports::free_port;
 use crate::process::Proc;
 use crate::user::make_dir_for;
@@ -37,6 +38,13 @@ impl Timings {
         retry_timeout: 3,
         synchronous_commit: false,
     };
+    /// The fastest Ferroni accepts: 4 / 1 / 1 (safe because of the fence, docs/ha.md).
+    pub const FASTEST: Timings = Timings {
+        ttl: 4,
+        loop_wait: 1,
+        retry_timeout: 1,
+        synchronous_commit: false,
+    };
 
     /// The same timings with synchronous commit to any one replica.
     pub const fn synchronous(self) -> Timings {
@@ -51,6 +59,10 @@ impl Timings {
 #[derive(Debug)]
 pub struct Node {
     pub name: String,
+    /// The address the test reaches this node's PostgreSQL and REST API on.
+    pub host: String,
+    /// The network namespace it runs in, if any.
+    pub netns: Option<String>,
     pub pg_port: u16,
     pub api_port: u16,
     pub config: PathBuf,
@@ -62,9 +74,14 @@ impl Node {
     /// A libpq connection string to this node's PostgreSQL as the superuser.
     pub fn connstr(&self) -> String {
         format!(
-            "host=127.0.0.1 port={} user=postgres password=super-pass dbname=postgres connect_timeout=2",
-            self.pg_port
+            "host={} port={} user=postgres password=super-pass dbname=postgres connect_timeout=2",
+            self.host, self.pg_port
         )
+    }
+
+    /// The base URL of its REST API.
+    pub fn api_url(&self) -> String {
+        format!("http://{}:{}", self.host, self.api_port)
     }
 
     /// The postmaster's PID, from `postmaster.pid`.
@@ -81,12 +98,44 @@ pub struct Cluster {
     pub etcd: Etcd,
     binary: PathBuf,
     scope: String,
+    /// Dropped last: the processes inside its namespaces are stopped first.
+    network: Option<Network>,
 }
 
 impl Cluster {
-    /// Writes the members' configurations (nothing is started yet but etcd).
+    /// Writes the members' configurations (nothing is started yet but etcd), all on loopback.
     pub fn new(kit: &Kit, agent_binary: &Path, size: usize, timings: Timings) -> Result<Cluster> {
-        let etcd = Etcd::start(kit)?;
+        Cluster::build(kit, agent_binary, size, timings, None)
+    }
+
+    /// Like [`Cluster::new`], but every node in its own network namespace and etcd in a hub
+    /// namespace ([`Network`]), so that [`Cluster::cut`] can partition a node.
+    pub fn partitionable(
+        kit: &Kit,
+        agent_binary: &Path,
+        size: usize,
+        timings: Timings,
+    ) -> Result<Cluster> {
+        Cluster::build(
+            kit,
+            agent_binary,
+            size,
+            timings,
+            Some(Network::create(size)?),
+        )
+    }
+
+    fn build(
+        kit: &Kit,
+        agent_binary: &Path,
+        size: usize,
+        timings: Timings,
+        network: Option<Network>,
+    ) -> Result<Cluster> {
+        let etcd = match &network {
+            Some(net) => Etcd::start_on(kit, net.etcd_addr().into(), Some(&net.hub()))?,
+            None => Etcd::start(kit)?,
+        };
         let owner = kit.postgres_user();
         let bin_dir = kit.path().join("bin");
         make_dir_for(&bin_dir, None, 0o755)?;
@@ -98,19 +147,35 @@ impl Cluster {
         for i in 1..=size {
             let name = format!("node{i}");
             let (pg_port, api_port) = (free_port()?, free_port()?);
+            // Inside a namespace a node listens everywhere, is reached by its peers on its
+            // cluster link and by the test on its observer link.
+            let (listen, connect, host, netns) = match &network {
+                Some(net) => (
+                    "0.0.0.0".to_string(),
+                    net.cluster_addr(i - 1).to_string(),
+                    net.observer_addr(i - 1).to_string(),
+                    Some(net.node_ns(i - 1)),
+                ),
+                None => (
+                    "127.0.0.1".to_string(),
+                    "127.0.0.1".to_string(),
+                    "127.0.0.1".to_string(),
+                    None,
+                ),
+            };
             let home = kit.postgres_dir(&name)?;
             let data_dir = home.join("data");
             let config = home.join("patroni.yml");
             let yaml = format!(
                 "scope: test\nname: {name}\n\
-                 restapi:\n  listen: 127.0.0.1:{api_port}\n  connect_address: 127.0.0.1:{api_port}\n\
+                 restapi:\n  listen: {listen}:{api_port}\n  connect_address: {connect}:{api_port}\n\
                  etcd3:\n  hosts: {etcd}\n\
                  bootstrap:\n  dcs:\n    ttl: {ttl}\n    loop_wait: {loop_wait}\n    retry_timeout: {retry}\n    maximum_lag_on_failover: 1048576\n\
                  \x20   postgresql:\n      use_pg_rewind: true\n      use_slots: true\n      parameters:\n        wal_level: replica\n        hot_standby: \"on\"\n        wal_log_hints: \"on\"\n        max_connections: 50\n        max_wal_senders: 10\n        max_replication_slots: 10\n        shared_buffers: 16MB\n{sync}\
                  \x20 initdb:\n    - encoding: UTF8\n    - data-checksums\n\
-                 postgresql:\n  listen: 127.0.0.1:{pg_port}\n  connect_address: 127.0.0.1:{pg_port}\n  data_dir: {data}\n  pgpass: {home}/pgpass\n\
+                 postgresql:\n  listen: {listen}:{pg_port}\n  connect_address: {connect}:{pg_port}\n  data_dir: {data}\n  pgpass: {home}/pgpass\n\
                  \x20 authentication:\n    replication:\n      username: replicator\n      password: rep-pass\n    superuser:\n      username: postgres\n      password: super-pass\n\
-                 \x20 pg_hba:\n    - local all all trust\n    - host all all 127.0.0.1/32 scram-sha-256\n    - host replication all 127.0.0.1/32 scram-sha-256\n\
+                 \x20 pg_hba:\n    - local all all trust\n    - host all all 127.0.0.1/32 scram-sha-256\n    - host replication all 127.0.0.1/32 scram-sha-256\n    - host all all 10.0.0.0/8 scram-sha-256\n    - host replication all 10.0.0.0/8 scram-sha-256\n\
                  \x20 parameters:\n    unix_socket_directories: {sockets}\n    fsync: \"off\"\n",
                 etcd = etcd.endpoint(),
                 ttl = timings.ttl,
@@ -135,6 +200,8 @@ impl Cluster {
             }
             nodes.push(Node {
                 name,
+                host,
+                netns,
                 pg_port,
                 api_port,
                 config,
@@ -147,7 +214,24 @@ impl Cluster {
             etcd,
             binary,
             scope: "test".into(),
+            network,
         })
+    }
+
+    /// Partitions node `i` from etcd and its peers (a partitionable cluster only).
+    pub fn cut(&self, i: usize) -> Result<()> {
+        self.network
+            .as_ref()
+            .context("not a partitionable cluster")?
+            .cut(i)
+    }
+
+    /// Ends [`Cluster::cut`].
+    pub fn heal(&self, i: usize) -> Result<()> {
+        self.network
+            .as_ref()
+            .context("not a partitionable cluster")?
+            .heal(i)
     }
 
     /// The cluster's scope.
@@ -161,13 +245,14 @@ impl Cluster {
         let mut cmd = Command::new(&self.binary);
         cmd.arg(&node.config)
             .env("HOME", node.config.parent().unwrap_or(Path::new("/tmp")));
-        node.agent = Some(Proc::spawn(
-            &node.name,
-            cmd,
-            kit.postgres_user(),
-            &kit.log_path(&node.name),
-            Signal::SIGTERM,
-        )?);
+        let log = kit.log_path(&node.name);
+        node.agent = Some(match &node.netns {
+            Some(ns) => {
+                let cmd = Network::command_in(ns, &cmd, kit.postgres_user());
+                Proc::spawn(&node.name, cmd, None, &log, Signal::SIGTERM)?
+            }
+            None => Proc::spawn(&node.name, cmd, kit.postgres_user(), &log, Signal::SIGTERM)?,
+        });
         Ok(())
     }
 
@@ -182,7 +267,7 @@ impl Cluster {
     /// A libpq multi-host string that reaches whichever node accepts writes.
     pub fn write_connstr(&self) -> String {
         let ports: Vec<String> = self.nodes.iter().map(|n| n.pg_port.to_string()).collect();
-        let hosts: Vec<&str> = self.nodes.iter().map(|_| "127.0.0.1").collect();
+        let hosts: Vec<&str> = self.nodes.iter().map(|n| n.host.as_str()).collect();
         format!(
             "host={} port={} user=postgres password=super-pass dbname=postgres target_session_attrs=read-write connect_timeout=1",
             hosts.join(","),

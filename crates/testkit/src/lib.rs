@@ -10,6 +10,7 @@
 //! - [`etcd`]: one etcd member or a three-member cluster.
 //! - [`postgres`]: locating PostgreSQL binaries and running a plain server.
 //! - [`cluster`]: etcd plus Ferroni agents from `patroni.yml` files, as the `postgres` user.
+//! - [`netns`]: network namespaces that let a test partition a node.
 //! - [`fixtures`]: the captured Patroni 4.1.5 fixtures.
 //! - [`probes`]: a writer recording acknowledged inserts, a watcher for two writable nodes.
 
@@ -17,6 +18,7 @@ pub mod cluster;
 pub mod etcd;
 pub mod fixtures;
 pub mod kit;
+pub mod netns;
 pub mod ports;
 pub mod postgres;
 pub mod probes;

@@ -1,6 +1,7 @@
 //! Probes a test runs beside a cluster: a writer that inserts numbered rows and records which
 //! inserts were acknowledged, and a watcher that asks every node whether it accepts writes.
 
+use crate::cluster::Cluster;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -60,6 +61,15 @@ pub async fn create_probe_table(connstr: &str) -> Result<(), tokio_postgres::Err
             "CREATE TABLE IF NOT EXISTS probe (n bigint PRIMARY KEY, at timestamptz DEFAULT now())",
         )
         .await
+}
+
+/// Creates the probe table as soon as a primary accepts writes through `connstr`, within
+/// `deadline`.
+pub async fn await_probe_table(connstr: &str, deadline: Duration) -> anyhow::Result<()> {
+    crate::wait::wait_until_async(deadline, "a writable leader", || async {
+        create_probe_table(connstr).await.ok()
+    })
+    .await
 }
 
 impl Writer {
@@ -213,4 +223,55 @@ impl Watcher {
         self.stop.store(true, Ordering::Relaxed);
         self.task.await.unwrap_or_default()
     }
+}
+
+/// Whether the PostgreSQL behind `connstr` answers and is not in recovery.
+pub async fn writable(connstr: &str) -> bool {
+    let connect = tokio_postgres::connect(connstr, tokio_postgres::NoTls);
+    let Ok(Ok((client, conn))) = tokio::time::timeout(Duration::from_secs(3), connect).await else {
+        return false;
+    };
+    tokio::spawn(conn);
+    let query = client.query_one("SELECT pg_catalog.pg_is_in_recovery()", &[]);
+    matches!(
+        tokio::time::timeout(Duration::from_secs(3), query).await,
+        Ok(Ok(row)) if row.try_get::<_, bool>(0).ok() == Some(false)
+    )
+}
+
+/// The index of the node whose PostgreSQL accepts writes, once exactly one does and every other
+/// node streams from it.
+pub async fn settled(cluster: &Cluster, deadline: Duration) -> anyhow::Result<usize> {
+    let replicas = i64::try_from(cluster.nodes.len().saturating_sub(1))?;
+    crate::wait::wait_until_async(
+        deadline,
+        "one primary and every other node streaming from it",
+        || async {
+            let mut primaries = Vec::new();
+            for (i, n) in cluster.nodes.iter().enumerate() {
+                if writable(&n.connstr()).await {
+                    primaries.push(i);
+                }
+            }
+            let [leader] = primaries[..] else {
+                return None;
+            };
+            let connstr = cluster.nodes[leader].connstr();
+            let (client, conn) = tokio_postgres::connect(&connstr, tokio_postgres::NoTls)
+                .await
+                .ok()?;
+            tokio::spawn(conn);
+            let streaming: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
+                    &[],
+                )
+                .await
+                .ok()?
+                .try_get(0)
+                .ok()?;
+            (streaming == replicas).then_some(leader)
+        },
+    )
+    .await
 }

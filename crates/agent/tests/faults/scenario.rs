@@ -1,0 +1,157 @@
+//! One fault scenario: a running three-node cluster with the writer and the watcher attached,
+//! and the checks every scenario ends with.
+
+use ferroni_testkit::cluster::{Cluster, Timings};
+use ferroni_testkit::probes::{
+    Watcher, Writer, await_probe_table, missing_writes, settled, writable,
+};
+use ferroni_testkit::{Kit, Proc, wait_until_async};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub struct Scenario {
+    // Dropped in this order: the cluster's processes before the kit's directory.
+    pub cluster: Cluster,
+    pub kit: Kit,
+    pub timings: Timings,
+    /// The node that led when the scenario started.
+    pub leader: usize,
+    writes: String,
+    writer: Option<Writer>,
+    watcher: Option<Watcher>,
+}
+
+/// What a scenario ended with.
+#[derive(Debug)]
+pub struct Outcome {
+    pub leader: usize,
+    pub longest_gap: Duration,
+    pub acked: usize,
+    pub missing: Vec<i64>,
+    pub overlaps: Vec<String>,
+}
+
+impl Outcome {
+    /// No two writable nodes, no acknowledged write lost.
+    pub fn assert_safe(&self) {
+        assert!(
+            self.overlaps.is_empty(),
+            "two writable nodes: {:?}",
+            self.overlaps
+        );
+        assert!(
+            self.missing.is_empty(),
+            "acknowledged writes lost: {:?}",
+            self.missing
+        );
+    }
+}
+
+impl Scenario {
+    /// Starts a cluster (in network namespaces when `partitionable`), waits until it settled and
+    /// writes flow.
+    pub async fn start(name: &str, timings: Timings, partitionable: bool) -> Scenario {
+        let kit = Kit::new(name).unwrap();
+        let binary = Path::new(env!("CARGO_BIN_EXE_ferroni"));
+        let mut cluster = if partitionable {
+            Cluster::partitionable(&kit, binary, 3, timings)
+        } else {
+            Cluster::new(&kit, binary, 3, timings)
+        }
+        .unwrap();
+        cluster.start_all(&kit).unwrap();
+        let writes = cluster.write_connstr();
+        await_probe_table(&writes, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let leader = settled(&cluster, Duration::from_secs(90)).await.unwrap();
+        let watcher = Watcher::start(cluster.nodes.iter().map(|n| n.connstr()).collect());
+        let writer = Writer::start(writes.clone());
+        writer.flowing(20, Duration::from_secs(30)).await.unwrap();
+        Scenario {
+            cluster,
+            kit,
+            timings,
+            leader,
+            writes,
+            writer: Some(writer),
+            watcher: Some(watcher),
+        }
+    }
+
+    pub fn agent(&self, i: usize) -> &Proc {
+        self.cluster.nodes[i].agent.as_ref().unwrap()
+    }
+
+    pub fn ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.timings.ttl))
+    }
+
+    /// How long after `since` node `i` stopped accepting writes.
+    pub async fn stops_writes(&self, i: usize, since: Instant, deadline: Duration) -> Duration {
+        let connstr = self.cluster.nodes[i].connstr();
+        wait_until_async(
+            deadline,
+            "the old primary to stop accepting writes",
+            || async { (!writable(&connstr).await).then(|| since.elapsed()) },
+        )
+        .await
+        .unwrap()
+    }
+
+    /// How long after `since` a node other than `old` accepted writes.
+    pub async fn another_primary(
+        &self,
+        old: usize,
+        since: Instant,
+        deadline: Duration,
+    ) -> Duration {
+        let others: Vec<String> = self
+            .cluster
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != old)
+            .map(|(_, n)| n.connstr())
+            .collect();
+        wait_until_async(deadline, "another node to accept writes", || async {
+            for c in &others {
+                if writable(c).await {
+                    return Some(since.elapsed());
+                }
+            }
+            None
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Waits for the cluster to heal and writes to flow again, stops the probes and gathers the
+    /// outcome (gaps measured from `fault`).
+    pub async fn finish(&mut self, name: &str, fault: Instant) -> Outcome {
+        let leader = settled(&self.cluster, Duration::from_secs(120))
+            .await
+            .unwrap();
+        let writer = self.writer.take().unwrap();
+        writer.flowing(20, Duration::from_secs(60)).await.unwrap();
+        let log = writer.stop().await;
+        let overlaps = self.watcher.take().unwrap().stop().await;
+        let missing = missing_writes(&self.writes, &log).await.unwrap();
+        let outcome = Outcome {
+            leader,
+            longest_gap: log.longest_gap_after(fault),
+            acked: log.acked.len(),
+            missing,
+            overlaps,
+        };
+        eprintln!(
+            "{name}: healed, leader node{}; longest write gap {:?}; {} writes acknowledged, {} missing; {} moments with two writable nodes",
+            leader + 1,
+            outcome.longest_gap,
+            outcome.acked,
+            outcome.missing.len(),
+            outcome.overlaps.len()
+        );
+        outcome
+    }
+}
