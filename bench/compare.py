@@ -309,8 +309,24 @@ def failover_scenario(system, venv, timings, sync, tag, action, plot):
                     pass
         elif action == "stop":
             os.kill(c.procs[node["name"]].pid, signal.SIGTERM)
-        others = [n for i, n in enumerate(c.nodes) if i != leader]
-        wait_until("a new primary", 120, lambda: any(in_recovery(n["pg"]) is False for n in others))
+        elif action == "freeze":
+            # The leader's agent stalls for ttl + 10 s, then runs on.
+            agent = c.procs[node["name"]].pid
+            os.kill(agent, signal.SIGSTOP)
+            time.sleep(timings[0] + 10)
+            os.kill(agent, signal.SIGCONT)
+        elif action == "etcd-stop":
+            # The DCS stops answering for ttl + 5 s.
+            os.killpg(c.etcd.pid, signal.SIGSTOP)
+            time.sleep(timings[0] + 5)
+            os.killpg(c.etcd.pid, signal.SIGCONT)
+        if action == "etcd-stop":
+            wait_until("a primary", 120, lambda: any(in_recovery(n["pg"]) is False for n in c.nodes))
+        else:
+            others = [n for i, n in enumerate(c.nodes) if i != leader]
+            wait_until("a new primary", 120, lambda: any(in_recovery(n["pg"]) is False for n in others))
+        if action in ("freeze", "etcd-stop"):
+            wait_until("the cluster to heal", 180, c.leader, 0.2)
         count = len(writer.acked)
         wait_until("writes flowing again", 60, lambda: len(writer.acked) > count + 50)
         time.sleep(1)
@@ -418,11 +434,17 @@ def main():
         with open(saved) as f:
             results.update(json.load(f))
     fast = (20, 1, 3)
+    # The fastest settings each accepts: Patroni's minimums, Ferroni's (safe with its fence,
+    # docs/ha.md "Fastest settings").
+    fastest = {"ferroni": (4, 1, 1), "patroni": (20, 1, 3)}
     scenarios = [
         ("switchover", fast, False, "switchover"),
         ("crash-defaults", (30, 10, 10), True, "crash"),
-        ("crash-fastest", fast, True, "crash"),
+        ("crash-20", fast, True, "crash"),
+        ("crash-fastest", fastest, True, "crash"),
         ("graceful-stop", fast, False, "stop"),
+        ("frozen-agent", fast, False, "freeze"),
+        ("etcd-stop", fast, False, "etcd-stop"),
     ]
     for system in args.systems.split(","):
         r = results[system]
@@ -437,6 +459,8 @@ def main():
         for name, timings, sync, action in scenarios:
             if args.only and name not in args.only.split(","):
                 continue
+            if isinstance(timings, dict):
+                timings = timings[system]
             runs = []
             for run in range(args.runs):
                 plot = os.path.join(ROOT, "bench", "plots", "%s-%s.png" % (name, system)) if run == 0 else None
@@ -445,7 +469,7 @@ def main():
                 out = failover_scenario(system, args.venv, timings, sync, "%s%d" % (name, run), action, plot)
                 print("%s %s run %d: %s" % (system, name, run + 1, out), flush=True)
                 runs.append(out)
-            r[name] = {"gap": statistics.median(o["gap"] for o in runs),
+            r[name] = {"gap": statistics.median(o["gap"] for o in runs), "timings": list(timings),
                        "missing": max(o["missing"] for o in runs),
                        "overlap": max(o["overlap"] for o in runs)}
         if not args.no_idle:
@@ -465,8 +489,11 @@ def write_report(results, args):
         ("bootstrap: leader writable, two replicas streaming (s)", "bootstrap", None),
         ("switchover write gap (s), ttl 20/1/3", "switchover", "gap"),
         ("crash failover write gap (s), ttl 30/10/10", "crash-defaults", "gap"),
-        ("crash failover write gap (s), ttl 20/1/3", "crash-fastest", "gap"),
+        ("crash failover write gap (s), ttl 20/1/3", "crash-20", "gap"),
+        ("crash failover write gap (s), fastest accepted: Ferroni 4/1/1, Patroni 20/1/3", "crash-fastest", "gap"),
         ("graceful-stop failover write gap (s), ttl 20/1/3", "graceful-stop", "gap"),
+        ("frozen leader agent (ttl + 10 s) write gap (s), ttl 20/1/3", "frozen-agent", "gap"),
+        ("etcd stopped (ttl + 5 s) write gap (s), ttl 20/1/3", "etcd-stop", "gap"),
         ("idle RSS per agent (MB)", "rss_mb", None),
         ("idle CPU per agent (%)", "cpu_pct", None),
         ("REST GET /primary requests/s", "rest_rps", None),
@@ -489,7 +516,8 @@ def write_report(results, args):
         lines.append("| %s | %.3g | %.3g | %.1f× |" % (label, fv, pv, ratio))
     lines += ["", "Lost acknowledged writes and two-writable-node samples (max over runs):", "",
               "| scenario | Ferroni lost | Patroni lost | Ferroni overlap | Patroni overlap |", "|---|---|---|---|---|"]
-    for name in ("switchover", "crash-defaults", "crash-fastest", "graceful-stop"):
+    for name in ("switchover", "crash-defaults", "crash-20", "crash-fastest", "graceful-stop",
+                 "frozen-agent", "etcd-stop"):
         if name in f and name in p:
             lines.append("| %s | %d | %d | %d | %d |" % (name, f[name]["missing"], p[name]["missing"],
                                                        f[name]["overlap"], p[name]["overlap"]))

@@ -50,7 +50,7 @@ pub fn run() -> ExitCode {
 fn dispatch(args: &Args) -> Result<ExitCode> {
     if let Some(data_dir) = &args.fence {
         return Ok(ExitCode::from(
-            u8::try_from(crate::fence::guard(data_dir)).unwrap_or(1),
+            u8::try_from(crate::fence::guard::guard(data_dir)).unwrap_or(1),
         ));
     }
     if args.version {

@@ -1,149 +1,22 @@
 //! The frozen-agent fence. A primary's agent that stalls (SIGSTOP, a hung VM, swap storms) cannot
 //! demote its PostgreSQL when its lease runs out, and without a kernel watchdog Patroni's primary
 //! then keeps acknowledging writes after a replica was promoted. Ferroni starts a small guard
-//! process beside the agent (`ferroni --fence DATA_DIR`, its own session, so a signal to the agent
-//! does not stop it). After every lock renewal the agent tells the guard the moment, on the
+//! process beside the agent (`ferroni-fence DATA_DIR`, a small binary installed next to
+//! `ferroni`, else `ferroni --fence DATA_DIR`; its own session, so a signal to the agent does not
+//! stop it). After every lock renewal the agent tells the guard the moment, on the
 //! system-wide monotonic clock, by which the primary must have stopped: the renewal's start plus
 //! the shortest `ttl` seen, minus a margin. If that moment passes without a newer one, the guard
 //! kills that postmaster and its children — before the lease can expire, so before any replica
 //! can be promoted. Only the exact postmaster seen when armed is killed (PID and start time), so
 //! a guard left behind by a crashed agent never touches a server started later.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
-/// Milliseconds on CLOCK_MONOTONIC, shared by every process of the machine.
-pub fn monotonic_ms() -> u64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .map(|t| {
-            u64::try_from(t.tv_sec()).unwrap_or(0) * 1000
-                + u64::try_from(t.tv_nsec()).unwrap_or(0) / 1_000_000
-        })
-        .unwrap_or(0)
-}
+pub mod guard;
 
-/// A process: PID and start time (`/proc/<pid>/stat` field 22), which together never repeat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Process {
-    pid: i32,
-    started: u64,
-}
-
-/// Field 22 (start time) and field 4 (parent) of `/proc/<pid>/stat`.
-fn stat(pid: i32) -> Option<(u64, i32)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = text.rsplit_once(')')?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // rest starts at field 3 (state): field n is at index n - 3.
-    Some((fields.get(19)?.parse().ok()?, fields.get(1)?.parse().ok()?))
-}
-
-/// The postmaster of `data_dir` now, from `postmaster.pid`.
-fn postmaster(data_dir: &Path) -> Option<Process> {
-    let text = std::fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
-    let pid: i32 = text.lines().next()?.trim().parse().ok()?;
-    let (started, _) = stat(pid)?;
-    Some(Process { pid, started })
-}
-
-/// Kills `p` and its children if `p` still is that process: stop it first so it starts nothing
-/// new, then kill its children (they would otherwise finish a commit in flight), then it.
-fn kill(p: Process) -> bool {
-    use nix::sys::signal::{Signal, kill as send};
-    use nix::unistd::Pid;
-    if stat(p.pid).map(|(s, _)| s) != Some(p.started) {
-        return false;
-    }
-    let _ = send(Pid::from_raw(p.pid), Signal::SIGSTOP);
-    let children: Vec<i32> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| stat(*pid).is_some_and(|(_, parent)| parent == p.pid))
-        .collect();
-    for child in children {
-        let _ = send(Pid::from_raw(child), Signal::SIGKILL);
-    }
-    let _ = send(Pid::from_raw(p.pid), Signal::SIGKILL);
-    true
-}
-
-/// The guard's main: reads `arm <monotonic_ms>` and `disarm` lines on stdin; kills the armed
-/// postmaster when the moment passes. Exits when disarmed and the agent is gone (stdin closed),
-/// or after fencing.
-pub fn guard(data_dir: &Path) -> i32 {
-    guard_with(data_dir, std::io::BufReader::new(std::io::stdin()))
-}
-
-/// [`guard`] reading its orders from `input`.
-fn guard_with(data_dir: &Path, input: impl BufRead + Send + 'static) -> i32 {
-    let (tx, rx) = mpsc::channel::<Option<String>>();
-    std::thread::spawn(move || {
-        for line in input.lines() {
-            match line {
-                Ok(l) => {
-                    if tx.send(Some(l)).is_err() {
-                        return;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        let _ = tx.send(None);
-    });
-    let mut armed: Option<(u64, Process)> = None;
-    let mut agent_gone = false;
-    loop {
-        let wait = match armed {
-            Some((deadline, _)) => Duration::from_millis(deadline.saturating_sub(monotonic_ms())),
-            None if agent_gone => return 0,
-            None => Duration::from_secs(3600),
-        };
-        // Without the agent nothing can arrive any more: sleep to the deadline (a receive
-        // would return at once, again and again).
-        let message = if agent_gone {
-            std::thread::sleep(wait);
-            Err(mpsc::RecvTimeoutError::Timeout)
-        } else {
-            rx.recv_timeout(wait)
-        };
-        match message {
-            Ok(Some(line)) => {
-                let mut words = line.split_whitespace();
-                match (
-                    words.next(),
-                    words.next().and_then(|d| d.parse::<u64>().ok()),
-                ) {
-                    (Some("arm"), Some(deadline)) => {
-                        // The postmaster is read now, while the agent is alive and arming: a
-                        // guard whose agent died never learns of a postmaster started later.
-                        let process = postmaster(data_dir).or(armed.map(|(_, p)| p));
-                        armed = process.map(|p| (deadline, p));
-                    }
-                    _ => armed = None,
-                }
-            }
-            Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => agent_gone = true,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Some((deadline, p)) = armed
-                    && monotonic_ms() >= deadline
-                {
-                    if kill(p) {
-                        eprintln!(
-                            "ferroni fence: the agent did not renew the leader lock in time; killed postmaster {} and its children before the lease could expire",
-                            p.pid
-                        );
-                    }
-                    return 0;
-                }
-            }
-        }
-    }
-}
+pub use guard::monotonic_ms;
 
 /// The agent's end: the guard process and the last moment sent.
 pub struct Fence {
@@ -155,10 +28,8 @@ pub struct Fence {
 impl Fence {
     /// Starts the guard for `data_dir` (its own session; stderr shared with the agent's log).
     pub fn start(data_dir: &Path) -> Fence {
-        let spawned = std::env::current_exe().and_then(|exe| {
-            let mut cmd = Command::new(exe);
-            cmd.arg("--fence")
-                .arg(data_dir)
+        let spawned = guard_command().and_then(|mut cmd| {
+            cmd.arg(data_dir)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null());
             // Its own session: a signal to the agent's process group does not reach it.
@@ -221,6 +92,19 @@ impl Drop for Fence {
     }
 }
 
+/// The guard: `ferroni-fence` beside this executable (a few hundred KB resident instead of the
+/// agent's binary), else this executable with `--fence`.
+fn guard_command() -> std::io::Result<Command> {
+    let exe = std::env::current_exe()?;
+    let small = exe.with_file_name("ferroni-fence");
+    if small.is_file() {
+        return Ok(Command::new(small));
+    }
+    let mut cmd = Command::new(exe);
+    cmd.arg("--fence");
+    Ok(cmd)
+}
+
 /// `setsid()` in the child before exec.
 fn unsafe_setsid(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
@@ -231,68 +115,5 @@ fn unsafe_setsid(cmd: &mut Command) {
                 .map(|_| ())
                 .map_err(std::io::Error::from)
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Instant;
-
-    /// A stand-in postmaster: a sleeping process whose PID is in `postmaster.pid`.
-    fn fake_postmaster(dir: &Path) -> Child {
-        let child = Command::new("sleep").arg("60").spawn().unwrap();
-        std::fs::write(dir.join("postmaster.pid"), format!("{}\n", child.id())).unwrap();
-        child
-    }
-
-    #[test]
-    fn an_armed_guard_whose_agent_is_gone_kills_at_the_deadline_without_spinning() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut pm = fake_postmaster(dir.path());
-        let deadline = monotonic_ms() + 300;
-        let input = std::io::Cursor::new(format!("arm {deadline}\n"));
-        let started = Instant::now();
-        let cpu_before = cpu_ms();
-        assert_eq!(guard_with(dir.path(), input), 0);
-        assert!(
-            started.elapsed() >= Duration::from_millis(250),
-            "{:?}",
-            started.elapsed()
-        );
-        // Killed: waiting for it returns a signal, at once.
-        let status = pm.wait().unwrap();
-        assert!(!status.success());
-        assert!(cpu_ms() - cpu_before < 150, "the guard spun while waiting");
-    }
-
-    #[test]
-    fn a_disarmed_guard_exits_with_its_agent_and_kills_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut pm = fake_postmaster(dir.path());
-        let input = std::io::Cursor::new(format!("arm {}\ndisarm\n", monotonic_ms() + 100));
-        // The guard returns once it has nothing left to do: had it killed, it would have first.
-        assert_eq!(guard_with(dir.path(), input), 0);
-        assert!(
-            pm.try_wait().unwrap().is_none(),
-            "the postmaster was killed"
-        );
-        let _ = pm.kill();
-        let _ = pm.wait();
-    }
-
-    /// CPU time of this process so far (user + system), in ms.
-    fn cpu_ms() -> u64 {
-        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-        let fields: Vec<u64> = stat
-            .rsplit_once(')')
-            .unwrap()
-            .1
-            .split_whitespace()
-            .skip(11)
-            .take(2)
-            .map(|f| f.parse().unwrap())
-            .collect();
-        (fields[0] + fields[1]) * 1000 / 100
     }
 }

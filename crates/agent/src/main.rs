@@ -7,6 +7,7 @@
 //! - [`settings`]: what PostgreSQL and the decision need from the configuration.
 //! - [`member`]: the member key.
 //! - [`fence`]: the guard that stops a primary whose agent stalls.
+//! - [`watchdog`]: the Linux watchdog device, when `watchdog.mode` asks for it.
 
 mod cli;
 mod fence;
@@ -15,6 +16,7 @@ mod member;
 mod runtime;
 mod settings;
 mod tasks;
+mod watchdog;
 
 fn main() -> std::process::ExitCode {
     cli::run()

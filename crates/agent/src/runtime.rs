@@ -69,6 +69,8 @@ pub struct Runtime {
     peer_client: reqwest::Client,
     /// The frozen-agent fence (started with the loop).
     fence: Option<crate::fence::Fence>,
+    /// The Linux watchdog, when `watchdog.mode` asks for it.
+    watchdog: crate::watchdog::Watchdog,
     /// When (monotonic ms) this cycle's lock renewal, acquisition or failsafe round began, if it
     /// succeeded: the lease runs at least `ttl` from then.
     lock_proven_at: Option<u64>,
@@ -126,6 +128,7 @@ impl Runtime {
         }
         let peer_client = peer_client.build().context("HTTP client")?;
         Ok(Runtime {
+            watchdog: crate::watchdog::Watchdog::new(&config.watchdog),
             me: settings::me(config),
             dynamic: loaded.bootstrap_dynamic.clone(),
             loaded,
@@ -551,7 +554,10 @@ impl Runtime {
                 .as_ref()
                 .and_then(|r| r.request.schedule.clone()),
             config,
-            me: self.me.clone(),
+            me: Me {
+                watchdog_failed: self.watchdog.failed(),
+                ..self.me.clone()
+            },
             dcs: cluster
                 .clone()
                 .map_or(DcsView::Unreachable, DcsView::Reachable),
@@ -790,6 +796,7 @@ impl Runtime {
                 if let Some(fence) = self.fence.as_mut() {
                     fence.disarm();
                 }
+                self.watchdog.disable();
                 if matches!(mode, DemoteMode::Immediate | DemoteMode::Graceful) {
                     let _ = self.dcs.delete_leader().await;
                 }
@@ -1011,11 +1018,16 @@ impl Runtime {
         };
         if self.dynamic.pause {
             fence.disarm();
+            self.watchdog.disable();
         } else if let Some(at) = proven {
             let margin = (self.fence_ttl / 4).min(2000);
             fence.arm(at + self.fence_ttl - margin);
+            if input.pg.is_primary() {
+                self.watchdog.keepalive(self.dynamic.ttl);
+            }
         } else if !input.pg.is_primary() {
             fence.disarm();
+            self.watchdog.disable();
         }
     }
 
@@ -1050,6 +1062,7 @@ impl Runtime {
         if let Some(fence) = self.fence.as_mut() {
             fence.disarm();
         }
+        self.watchdog.disable();
         self.tasks.cancel();
         if self.dynamic.pause {
             tracing::info!(

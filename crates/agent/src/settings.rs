@@ -111,6 +111,8 @@ pub fn me(config: &Config) -> Me {
         name: config.name.clone(),
         nofailover: config.tags.nofailover(),
         failover_priority: config.tags.failover_priority.unwrap_or(1),
+        // Set each cycle from the watchdog's state (runtime).
+        watchdog_failed: false,
     }
 }
 

@@ -400,3 +400,48 @@ async fn postgres_killed_under_a_live_agent_comes_back_in_its_role() {
     let violations = watcher.stop().await;
     assert!(violations.is_empty(), "{violations:?}");
 }
+
+/// `watchdog.mode: required` with no usable device: the member neither bootstraps nor races for
+/// the lock (Patroni: "Watchdog device is not usable"), even when it is the only one left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_whose_required_watchdog_is_missing_never_leads() {
+    let kit = Kit::new("ha-watchdog-required").unwrap();
+    let mut cluster = Cluster::new(&kit, agent_binary(), 2, Timings::FASTEST).unwrap();
+    let config = &cluster.nodes[0].config;
+    let yaml = std::fs::read_to_string(config).unwrap();
+    let device = kit.path().join("no-watchdog");
+    std::fs::write(
+        config,
+        format!(
+            "{yaml}watchdog:\n  mode: required\n  device: {}\n",
+            device.display()
+        ),
+    )
+    .unwrap();
+    cluster.start_all(&kit).unwrap();
+    let leader = healthy(&cluster, 1, Duration::from_secs(90)).await;
+    assert_eq!(leader, 1, "the member without its watchdog leads");
+    // The only other member stops (releasing the lock): node1 still must not lead.
+    cluster.nodes[1]
+        .agent
+        .as_mut()
+        .unwrap()
+        .stop(Duration::from_secs(60))
+        .unwrap();
+    let ttl = Duration::from_secs(u64::from(Timings::FASTEST.ttl));
+    let watched = Instant::now();
+    let mut checks = 0;
+    while watched.elapsed() < ttl * 3 && checks < 100 {
+        checks += 1;
+        assert!(
+            !writable(&cluster.nodes[0].connstr()).await,
+            "node1 was promoted without its required watchdog"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let log = std::fs::read_to_string(kit.log_path("node1")).unwrap();
+    assert!(
+        log.contains("Watchdog device is not usable"),
+        "node1 did not say why it does not lead"
+    );
+}

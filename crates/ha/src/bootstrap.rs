@@ -14,6 +14,10 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
         );
     }
     match (cluster.initialize.as_deref(), cluster.leader_name()) {
+        (None, None) if input.me.watchdog_failed => Decision::log(
+            memo,
+            "not bootstrapping a new cluster because Watchdog device is not usable",
+        ),
         (None, None) if !input.me.nofailover && input.config.can_bootstrap => Decision::act(
             memo,
             vec![

@@ -73,6 +73,9 @@ pub struct Me {
     /// `nofailover`, or `failover_priority: 0`.
     pub nofailover: bool,
     pub failover_priority: i64,
+    /// `watchdog.mode: required`, and the watchdog cannot be used (its device is missing or not
+    /// writable, or activating it failed): this node must not be a primary.
+    pub watchdog_failed: bool,
 }
 
 /// The cluster as read from the DCS this cycle.

@@ -11,6 +11,22 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
     let primary = input.pg.is_primary();
     // Only a renewal that succeeded this cycle proves the lock; anything else is treated as lost.
     match input.lock {
+        // A required watchdog protects a primary whose agent stalls; without it, step down.
+        LockRenewal::Renewed if input.me.watchdog_failed && !input.config.paused => {
+            if primary {
+                Decision::act(
+                    memo,
+                    vec![Action::Demote(DemoteMode::Immediate)],
+                    "Demoting self because watchdog could not be activated",
+                )
+            } else {
+                Decision::act(
+                    memo,
+                    vec![Action::ReleaseLock],
+                    "Not promoting self because watchdog could not be activated",
+                )
+            }
+        }
         LockRenewal::Renewed if primary => {
             let just_promoted = input.task.as_ref().is_some_and(|t| {
                 t.kind == TaskKind::Promote && t.outcome == TaskOutcome::Succeeded

@@ -8,6 +8,9 @@ pub fn not_healthiest(input: &Input, cluster: &Cluster, me: &Running) -> Option<
     if input.me.nofailover {
         return Some("I am not allowed to promote".into());
     }
+    if input.me.watchdog_failed {
+        return Some("Watchdog device is not usable".into());
+    }
     // In failsafe mode only the members of the last `/failsafe` topology may lead.
     if input.config.failsafe_mode
         && let Some(topology) = cluster.failsafe.as_ref().filter(|t| !t.is_empty())

@@ -162,6 +162,7 @@ fn arb_input() -> impl Strategy<Value = Input> {
                     name: "node1".into(),
                     nofailover,
                     failover_priority: 1,
+                    watchdog_failed: false,
                 },
                 dcs: cluster.map_or(DcsView::Unreachable, DcsView::Reachable),
                 lock,

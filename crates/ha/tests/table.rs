@@ -80,6 +80,7 @@ fn leader() -> S {
             name: "node1".into(),
             nofailover: false,
             failover_priority: 1,
+            watchdog_failed: false,
         },
         dcs: DcsView::Reachable(healthy_cluster(Some("node1"))),
         lock: LockRenewal::Renewed,
@@ -198,6 +199,10 @@ impl S {
         if let Some(p) = self.0.peers.iter_mut().find(|p| p.name == name) {
             f(p);
         }
+        self
+    }
+    fn watchdog_failed(mut self) -> S {
+        self.0.me.watchdog_failed = true;
         self
     }
     fn nofailover(mut self) -> S {
@@ -765,6 +770,40 @@ fn rows() -> Vec<Row> {
                 leader: "node2".into(),
             }],
             "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        row(
+            "e10: a required watchdog that is not usable keeps a node out of the race",
+            no_leader().watchdog_failed(),
+            vec![],
+            "following a different leader because i am not the healthiest node (Watchdog device is not usable)",
+        ),
+        row(
+            "e10: a primary whose required watchdog fails demotes",
+            leader().watchdog_failed(),
+            vec![Demote(DemoteMode::Immediate)],
+            "Demoting self because watchdog could not be activated",
+        ),
+        row(
+            "e10: a lock holder whose required watchdog fails does not promote",
+            leader().running_replica(1, 1000).watchdog_failed(),
+            vec![ReleaseLock],
+            "Not promoting self because watchdog could not be activated",
+        ),
+        row(
+            "e10: while paused a failed watchdog changes nothing",
+            leader().watchdog_failed().paused(),
+            vec![],
+            "PAUSE: no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e10: no bootstrap without a required watchdog",
+            replica()
+                .stopped(false)
+                .data(DataDir::Empty)
+                .empty_cluster()
+                .watchdog_failed(),
+            vec![],
+            "not bootstrapping a new cluster because Watchdog device is not usable",
         ),
         row(
             "e4: a nofailover primary demotes",

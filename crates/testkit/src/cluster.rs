@@ -142,6 +142,12 @@ impl Cluster {
         // The build directory may not be readable by the postgres user (a checkout under /root).
         let binary = bin_dir.join("ferroni");
         std::fs::copy(agent_binary, &binary).context("cannot copy the agent binary")?;
+        // The fence guard's own small binary, built beside the agent.
+        let guard = agent_binary.with_file_name("ferroni-fence");
+        if guard.is_file() {
+            std::fs::copy(&guard, bin_dir.join("ferroni-fence"))
+                .context("cannot copy the fence guard binary")?;
+        }
         let sockets = kit.postgres_dir("sockets")?;
         let mut nodes = Vec::new();
         for i in 1..=size {

@@ -371,6 +371,7 @@ impl Runtime {
             tracing::warn!("{w}");
         }
         self.me = crate::settings::me(&loaded.config);
+        self.watchdog.reconfigure(&loaded.config.watchdog);
         self.loaded = loaded;
         tracing::info!("Reloading PostgreSQL configuration.");
         self.apply_parameters().await;
