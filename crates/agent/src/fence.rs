@@ -1,35 +1,54 @@
 //! The frozen-agent fence. A primary's agent that stalls (SIGSTOP, a hung VM, swap storms) cannot
 //! demote its PostgreSQL when its lease runs out, and without a kernel watchdog Patroni's primary
-//! then keeps acknowledging writes after a replica was promoted. Ferroni starts a small guard
-//! process beside the agent (`ferroni-fence DATA_DIR`, a small binary installed next to
+//! then keeps acknowledging writes after a replica was promoted. The first time the agent leads,
+//! it starts a guard process (`ferroni-fence DATA_DIR`, a small binary installed next to
 //! `ferroni`, else `ferroni --fence DATA_DIR`; its own session, so a signal to the agent does not
-//! stop it). After every lock renewal the agent tells the guard the moment, on the
-//! system-wide monotonic clock, by which the primary must have stopped: the renewal's start plus
-//! the shortest `ttl` seen, minus a margin. If that moment passes without a newer one, the guard
-//! kills that postmaster and its children — before the lease can expire, so before any replica
-//! can be promoted. Only the exact postmaster seen when armed is killed (PID and start time), so
-//! a guard left behind by a crashed agent never touches a server started later.
+//! stop it). After every lock renewal the agent tells the guard the moment, on the system-wide
+//! monotonic clock, by which the primary must have stopped: the renewal's start plus the shortest
+//! `ttl` seen, minus a margin. If that moment passes without a newer one, the guard kills that
+//! postmaster and its children — before the lease can expire, so before any replica can be
+//! promoted. Only the exact postmaster seen when armed is killed (PID and start time), so a guard
+//! left behind by a crashed agent never touches a server started later.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 
 pub mod guard;
 
 pub use guard::monotonic_ms;
 
-/// The agent's end: the guard process and the last moment sent.
+/// The agent's end: the guard process (started the first time the fence is armed, so replicas
+/// run none) and whether a moment is set.
 pub struct Fence {
+    data_dir: PathBuf,
     child: Option<Child>,
     stdin: Option<ChildStdin>,
     armed: bool,
 }
 
 impl Fence {
-    /// Starts the guard for `data_dir` (its own session; stderr shared with the agent's log).
-    pub fn start(data_dir: &Path) -> Fence {
+    /// The fence for `data_dir`; no process yet.
+    pub fn new(data_dir: &Path) -> Fence {
+        Fence {
+            data_dir: data_dir.to_path_buf(),
+            child: None,
+            stdin: None,
+            armed: false,
+        }
+    }
+
+    /// Starts the guard unless it runs (its own session; stderr shared with the agent's log).
+    fn start(&mut self) {
+        if self.stdin.is_some() {
+            return;
+        }
+        if let Some(mut old) = self.child.take() {
+            // A guard that fenced, or whose pipe broke, has exited or will on its own.
+            let _ = old.try_wait();
+        }
         let spawned = guard_command().and_then(|mut cmd| {
-            cmd.arg(data_dir)
+            cmd.arg(&self.data_dir)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null());
             // Its own session: a signal to the agent's process group does not reach it.
@@ -38,21 +57,10 @@ impl Fence {
         });
         match spawned {
             Ok(mut child) => {
-                let stdin = child.stdin.take();
-                Fence {
-                    child: Some(child),
-                    stdin,
-                    armed: false,
-                }
+                self.stdin = child.stdin.take();
+                self.child = Some(child);
             }
-            Err(e) => {
-                tracing::error!("cannot start the fence guard: {e}");
-                Fence {
-                    child: None,
-                    stdin: None,
-                    armed: false,
-                }
-            }
+            Err(e) => tracing::error!("cannot start the fence guard: {e}"),
         }
     }
 
@@ -69,6 +77,7 @@ impl Fence {
 
     /// PostgreSQL must stop by `deadline` (monotonic ms) unless armed again before.
     pub fn arm(&mut self, deadline: u64) {
+        self.start();
         self.send(&format!("arm {deadline}"));
         self.armed = true;
     }

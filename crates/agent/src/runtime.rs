@@ -258,7 +258,7 @@ impl Runtime {
         if let Some(code) = self.claim_name().await? {
             return Ok(code);
         }
-        self.fence = Some(crate::fence::Fence::start(&self.pg.settings.data_dir));
+        self.fence = Some(crate::fence::Fence::new(&self.pg.settings.data_dir));
         let warnings = self.pg.parameters(&self.dynamic_parameters()).warnings;
         for w in warnings {
             tracing::warn!("{w}");
