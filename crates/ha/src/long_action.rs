@@ -83,6 +83,23 @@ fn decide(input: &Input, cluster: &Cluster, task: &Task) -> Option<Decision> {
             if cluster.leader_name().is_some_and(|l| l != input.me.name) {
                 return None;
             }
+            // The required watchdog failed while the cluster was being made: as Patroni, give
+            // the cluster up rather than run a primary without it.
+            if input.me.watchdog_failed && !input.config.paused {
+                let message = "Cancelling bootstrap because watchdog activation failed";
+                return Some(Decision::act(
+                    memo,
+                    vec![
+                        Action::StopImmediate,
+                        Action::CancelInitialize,
+                        Action::Exit {
+                            code: 1,
+                            message: message.into(),
+                        },
+                    ],
+                    message,
+                ));
+            }
             let mut actions = vec![
                 Action::Initialize {
                     create_new: false,

@@ -22,6 +22,13 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
         PgState::Starting { since } => starting(input, cluster, *since),
         PgState::Stopped { was_primary } => {
             if holder && input.lock == LockRenewal::Renewed {
+                if input.me.watchdog_failed {
+                    return Decision::act(
+                        memo,
+                        vec![Action::ReleaseLock],
+                        "Not promoting self because watchdog could not be activated",
+                    );
+                }
                 if input.config.primary_start_timeout == 0
                     && failover_possible(input, cluster, None)
                 {

@@ -138,6 +138,7 @@ fn arb_input() -> impl Strategy<Value = Input> {
             any::<bool>(),
             prop::sample::select(vec![0u64, 300_000]),
             any::<bool>(),
+            any::<bool>(),
         ),
     )
         .prop_map(
@@ -147,7 +148,7 @@ fn arb_input() -> impl Strategy<Value = Input> {
                 pg,
                 task,
                 peers,
-                (paused, nofailover, primary_start_timeout, check_timeline),
+                (paused, nofailover, primary_start_timeout, check_timeline, watchdog_failed),
             )| Input {
                 now: 1_000_000,
                 wall_clock: 1_795_454_400_000,
@@ -162,7 +163,7 @@ fn arb_input() -> impl Strategy<Value = Input> {
                     name: "node1".into(),
                     nofailover,
                     failover_priority: 1,
-                    watchdog_failed: false,
+                    watchdog_failed,
                 },
                 dcs: cluster.map_or(DcsView::Unreachable, DcsView::Reachable),
                 lock,
@@ -227,6 +228,20 @@ proptest! {
         if primary && valid_data && !input.config.paused && lost && !proves_lock {
             let d = decide(&input);
             prop_assert!(demotes(&d), "a primary kept running without its lock: {:?} -> {:?}", input, d);
+        }
+    }
+
+    #[test]
+    fn without_its_required_watchdog_a_node_never_becomes_primary(input in arb_input()) {
+        if input.me.watchdog_failed && !input.config.paused {
+            let d = decide(&input);
+            prop_assert!(
+                !d.actions.iter().any(|a| matches!(
+                    a,
+                    Action::AcquireLock | Action::Promote | Action::StartPrimary | Action::Bootstrap
+                )),
+                "{:?} -> {:?}", input, d
+            );
         }
     }
 

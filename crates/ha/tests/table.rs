@@ -796,6 +796,33 @@ fn rows() -> Vec<Row> {
             "PAUSE: no action. I am (node1), the leader with the lock",
         ),
         row(
+            "e10: a bootstrap that ends without the required watchdog is cancelled",
+            leader()
+                .leader_key(None)
+                .lock(LockRenewal::NotHeld)
+                .cluster(|c| {
+                    c.initialize = Some(String::new());
+                    c.config = None
+                })
+                .task(TaskKind::Bootstrap, TaskOutcome::Succeeded)
+                .watchdog_failed(),
+            vec![
+                StopImmediate,
+                CancelInitialize,
+                Exit {
+                    code: 1,
+                    message: "Cancelling bootstrap because watchdog activation failed".into(),
+                },
+            ],
+            "Cancelling bootstrap because watchdog activation failed",
+        ),
+        row(
+            "e10: a lock holder whose primary stopped does not restart it without the watchdog",
+            leader().stopped(true).watchdog_failed(),
+            vec![ReleaseLock],
+            "Not promoting self because watchdog could not be activated",
+        ),
+        row(
             "e10: no bootstrap without a required watchdog",
             replica()
                 .stopped(false)
