@@ -48,6 +48,7 @@ fn in_ns(ns: &str, args: &[&str]) -> Result<()> {
 impl Network {
     /// Creates the hub and `nodes` node namespaces. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).
     pub fn create(nodes: usize) -> Result<Network> {
+        remove_stale();
         let pid = std::process::id();
         let net = Network {
             tag: format!("fr{pid}"),
@@ -227,6 +228,43 @@ impl Network {
             wrapped.current_dir(dir);
         }
         wrapped
+    }
+}
+
+/// The test process that made a namespace or link named `fr<pid>…`.
+fn owner(name: &str) -> Option<u32> {
+    let digits: String = name
+        .strip_prefix("fr")?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Removes namespaces and links left by a test process that was killed before its `Network` was
+/// dropped: their addresses could collide with ours.
+fn remove_stale() {
+    let stale = |name: &str| owner(name).is_some_and(|pid| !crate::process::pid_alive(pid));
+    if let Ok(out) = Command::new("ip").args(["netns", "list"]).output() {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let name = line.split_whitespace().next().unwrap_or_default();
+            if stale(name) {
+                let _ = ip(&["netns", "del", name]);
+            }
+        }
+    }
+    if let Ok(out) = Command::new("ip").args(["-o", "link", "show"]).output() {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            // "7: fr123o1@if2: <…>"
+            let name = line
+                .split(':')
+                .nth(1)
+                .map(|n| n.trim().split('@').next().unwrap_or_default())
+                .unwrap_or_default();
+            if stale(name) {
+                let _ = ip(&["link", "del", name]);
+            }
+        }
     }
 }
 
