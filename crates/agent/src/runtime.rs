@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use commands::ScheduledRestart;
 use ferroni_config::{DynamicConfig, Loaded};
 use ferroni_dcs::Dcs;
+use ferroni_ha::fence::FenceOrder;
 use ferroni_ha::{
     Action, DataDir, DcsView, Decision, DemoteMode, FailsafeView, Input, LockRenewal, Me, Memo,
     Millis, PeerReport, PgState, PgView, Running, TaskKind, decide,
@@ -1006,28 +1007,33 @@ impl Runtime {
         self.state.send_replace(Arc::new(state));
     }
 
-    /// Arms the fence after a cycle that proved the lock (renewed, acquired, or accepted by every
-    /// member in failsafe mode): PostgreSQL must be down `margin` before the lease could expire
-    /// unless the next cycle proves it again. Disarms when paused or when PostgreSQL is no
-    /// primary and the lock was not proven; otherwise the last moment stands.
+    /// Tells the fence (and the watchdog) what `ferroni_ha::fence::order` decided for this cycle:
+    /// armed after a cycle that proved the lock (renewed, acquired, or accepted by every member in
+    /// failsafe mode), disarmed when paused or not leading, else the last moment stands.
     fn update_fence(&mut self, input: &Input) {
         self.fence_ttl = self.fence_ttl.min(u64::from(self.dynamic.ttl) * 1000);
         let proven = self.lock_proven_at.take();
         let Some(fence) = self.fence.as_mut() else {
             return;
         };
-        if self.dynamic.pause {
-            fence.disarm();
-            self.watchdog.disable();
-        } else if let Some(at) = proven {
-            let margin = (self.fence_ttl / 4).min(2000);
-            fence.arm(at + self.fence_ttl - margin);
-            if input.pg.is_primary() {
-                self.watchdog.keepalive(self.dynamic.ttl);
+        let order = ferroni_ha::fence::order(ferroni_ha::fence::FenceInput {
+            proven_at: proven,
+            ttl: self.fence_ttl,
+            paused: self.dynamic.pause,
+            primary: input.pg.is_primary(),
+        });
+        match order {
+            FenceOrder::Arm { deadline } => {
+                fence.arm(deadline);
+                if input.pg.is_primary() {
+                    self.watchdog.keepalive(self.dynamic.ttl);
+                }
             }
-        } else if !input.pg.is_primary() {
-            fence.disarm();
-            self.watchdog.disable();
+            FenceOrder::Disarm => {
+                fence.disarm();
+                self.watchdog.disable();
+            }
+            FenceOrder::Keep => {}
         }
     }
 

@@ -16,6 +16,7 @@
 
 pub mod bootstrap;
 pub mod dcs_error;
+pub mod fence;
 pub mod follower;
 pub mod input;
 pub mod leader_duty;
