@@ -232,7 +232,10 @@ async fn switchover_and_failover_through_the_rest_api() {
     assert!(violations.is_empty(), "{violations:?}");
 
     // A scheduled switchover waits for its time, shows in /cluster, and happens then.
-    let when = chrono::Utc::now() + chrono::Duration::seconds(4);
+    // Whole seconds: the request carries no fraction, and the comparison below must use the
+    // moment actually scheduled.
+    let when =
+        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now() + chrono::Duration::seconds(4), 0);
     let when_text = when.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
     let (_, replicas) = settled(&cluster, 0, Duration::from_secs(60)).await;
     let body = format!(
