@@ -68,7 +68,7 @@ pub struct Runtime {
     failsafe_calls: ferroni_api::FailsafeCalls,
     /// For calls to the other members' REST API.
     peer_client: reqwest::Client,
-    /// The frozen-agent fence (started with the loop).
+    /// The frozen-agent fence (its guard process starts the first time this node leads).
     fence: Option<crate::fence::Fence>,
     /// The Linux watchdog, when `watchdog.mode` asks for it.
     watchdog: crate::watchdog::Watchdog,
