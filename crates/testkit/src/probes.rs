@@ -12,6 +12,8 @@ use tokio::task::JoinHandle;
 pub struct WriteLog {
     /// `(row number, when it was acknowledged)`.
     pub acked: Vec<(i64, Instant)>,
+    /// Row number → the primary's WAL position (bytes) right after its insert, as it answered.
+    pub lsn: std::collections::HashMap<i64, i64>,
     pub attempts: i64,
 }
 
@@ -105,10 +107,17 @@ impl Writer {
                 log.attempts += 1;
                 let value = n;
                 let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&value];
-                let insert = c.execute("INSERT INTO probe (n) VALUES ($1)", &params);
+                let insert = c.query_one(
+                    "INSERT INTO probe (n) VALUES ($1) RETURNING \
+                     pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), '0/0')::bigint",
+                    &params,
+                );
                 match tokio::time::timeout(Duration::from_secs(2), insert).await {
-                    Ok(Ok(_)) => {
+                    Ok(Ok(row)) => {
                         log.acked.push((n, Instant::now()));
+                        if let Ok(lsn) = row.try_get::<_, i64>(0) {
+                            log.lsn.insert(n, lsn);
+                        }
                         counter.fetch_add(1, Ordering::Relaxed);
                     }
                     _ => client = None,

@@ -28,6 +28,8 @@ pub struct Outcome {
     pub longest_gap: Duration,
     pub acked: usize,
     pub missing: Vec<i64>,
+    /// The WAL position the old primary reported for each missing write.
+    pub missing_lsn: Vec<i64>,
     pub overlaps: Vec<String>,
 }
 
@@ -137,11 +139,16 @@ impl Scenario {
         let log = writer.stop().await;
         let overlaps = self.watcher.take().unwrap().stop().await;
         let missing = missing_writes(&self.writes, &log).await.unwrap();
+        let missing_lsn = missing
+            .iter()
+            .filter_map(|n| log.lsn.get(n).copied())
+            .collect();
         let outcome = Outcome {
             leader,
             longest_gap: log.longest_gap_after(fault),
             acked: log.acked.len(),
             missing,
+            missing_lsn,
             overlaps,
         };
         eprintln!(
