@@ -2,7 +2,9 @@
 //! from empty directories. Each test checks the DCS keys, the roles, and a write probe.
 
 use ferroni_testkit::cluster::{Cluster, Timings};
-use ferroni_testkit::probes::{Watcher, Writer, await_probe_table, missing_writes, writable};
+use ferroni_testkit::probes::{
+    Watcher, Writer, another_primary, await_probe_table, missing_writes, writable,
+};
 use ferroni_testkit::{Kit, wait_until_async};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -235,27 +237,10 @@ async fn graceful_stop_of_the_leader_hands_over_within_two_seconds() {
         .unwrap()
         .signal(nix::sys::signal::Signal::SIGTERM)
         .unwrap();
-    let others: Vec<String> = cluster
-        .nodes
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != old)
-        .map(|(_, n)| n.connstr())
-        .collect();
-    let handover = wait_until_async(
-        Duration::from_secs(30),
-        "a replica to become primary",
-        || async {
-            for c in &others {
-                if query_one::<bool>(c, "SELECT pg_is_in_recovery()").await == Some(false) {
-                    return Some(stopped_at.elapsed());
-                }
-            }
-            None
-        },
-    )
-    .await
-    .unwrap();
+    another_primary(&cluster, old, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let handover = stopped_at.elapsed();
     eprintln!(
         "graceful stop: a replica was primary {handover:?} after SIGTERM to the leader's agent"
     );

@@ -2,13 +2,8 @@
 //! Patroni's `cluster_as_json` (the same view `patronictl list` prints).
 
 use crate::json::python_json;
-use ferroni_model::Cluster;
+use ferroni_model::{Cluster, format_lsn};
 use serde_json::{Map, Value, json};
-
-/// `X/Y` in hexadecimal, as PostgreSQL prints an LSN.
-pub fn format_lsn(lsn: u64) -> String {
-    format!("{:X}/{:X}", lsn >> 32, lsn & 0xFFFF_FFFF)
-}
 
 /// Whether the cluster's dynamic configuration asks for synchronous (or quorum) replication.
 fn sync_mode(cluster: &Cluster) -> Option<&'static str> {

@@ -1,7 +1,7 @@
 //! Another node holds the lock (§e.5): a primary here demotes at once; a replica follows it.
 
 use crate::{Action, Decision, DemoteMode, Input};
-use ferroni_model::Cluster;
+use ferroni_model::{Cluster, format_lsn};
 
 /// Decides for a node that does not hold the lock, PostgreSQL running.
 pub fn decide(input: &Input, cluster: &Cluster, leader: &str) -> Decision {
@@ -28,8 +28,8 @@ pub fn decide(input: &Input, cluster: &Cluster, leader: &str) -> Decision {
             let position = input.pg.running().map_or(0, |r| r.wal_position);
             let what = format!(
                 "my WAL on timeline {timeline} ends at {}, past {} where the leader's timeline forked off",
-                Lsn(position),
-                Lsn(fork)
+                format_lsn(position),
+                format_lsn(fork)
             );
             if input.config.use_pg_rewind && !input.config.paused {
                 return Decision::act(
@@ -89,14 +89,5 @@ fn divergence(input: &Input, cluster: &Cluster) -> Divergence {
             fork,
         },
         Some(_) => Divergence::None,
-    }
-}
-
-/// An LSN as PostgreSQL prints it.
-struct Lsn(u64);
-
-impl std::fmt::Display for Lsn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:X}/{:X}", self.0 >> 32, self.0 & 0xFFFF_FFFF)
     }
 }

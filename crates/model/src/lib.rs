@@ -27,6 +27,11 @@ pub use replication::ReplicationRow;
 pub use status::Status;
 pub use sync::SyncState;
 
+/// `X/Y` in hexadecimal, as PostgreSQL prints an LSN.
+pub fn format_lsn(lsn: u64) -> String {
+    format!("{:X}/{:X}", lsn >> 32, lsn & 0xFFFF_FFFF)
+}
+
 /// Compact JSON. Serializing these types cannot fail (string keys, finite numbers), so an error
 /// would be a bug; it yields `{}` rather than a panic.
 pub(crate) fn compact<T: serde::Serialize>(value: &T) -> String {

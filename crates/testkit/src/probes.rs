@@ -248,6 +248,23 @@ pub async fn writable(connstr: &str) -> bool {
     )
 }
 
+/// The index of a node other than `old` whose PostgreSQL accepts writes, once one does.
+pub async fn another_primary(
+    cluster: &Cluster,
+    old: usize,
+    deadline: Duration,
+) -> anyhow::Result<usize> {
+    crate::wait::wait_until_async(deadline, "another node to accept writes", || async {
+        for (i, n) in cluster.nodes.iter().enumerate() {
+            if i != old && writable(&n.connstr()).await {
+                return Some(i);
+            }
+        }
+        None
+    })
+    .await
+}
+
 /// The index of the node whose PostgreSQL accepts writes, once exactly one does and every other
 /// node streams from it.
 pub async fn settled(cluster: &Cluster, deadline: Duration) -> anyhow::Result<usize> {

@@ -3,7 +3,7 @@
 
 use ferroni_testkit::cluster::{Cluster, Timings};
 use ferroni_testkit::probes::{
-    Watcher, Writer, await_probe_table, missing_writes, settled, writable,
+    self, Watcher, Writer, await_probe_table, missing_writes, settled, writable,
 };
 use ferroni_testkit::{Kit, Proc, wait_until_async};
 use std::path::Path;
@@ -108,24 +108,10 @@ impl Scenario {
         since: Instant,
         deadline: Duration,
     ) -> Duration {
-        let others: Vec<String> = self
-            .cluster
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != old)
-            .map(|(_, n)| n.connstr())
-            .collect();
-        wait_until_async(deadline, "another node to accept writes", || async {
-            for c in &others {
-                if writable(c).await {
-                    return Some(since.elapsed());
-                }
-            }
-            None
-        })
-        .await
-        .unwrap()
+        probes::another_primary(&self.cluster, old, deadline)
+            .await
+            .unwrap();
+        since.elapsed()
     }
 
     /// Waits for the cluster to heal and writes to flow again, stops the probes and gathers the
