@@ -6,7 +6,7 @@ use ferroni_config::postgresql::UserAuth;
 use ferroni_config::validate::scalar_text;
 use ferroni_config::{Config, DynamicConfig};
 use ferroni_ha::{HaConfig, Me};
-use ferroni_pg::local::{Credentials, PgSettings};
+use ferroni_pg::local::{Credentials, LibpqOptions, PgSettings};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 
@@ -14,6 +14,19 @@ fn credentials(user: Option<&UserAuth>) -> Credentials {
     user.map(|u| Credentials {
         username: u.username.clone(),
         password: u.password.clone(),
+        libpq: LibpqOptions {
+            sslmode: u.sslmode.clone(),
+            sslcert: u.sslcert.clone(),
+            sslkey: u.sslkey.clone(),
+            sslpassword: u.sslpassword.clone(),
+            sslrootcert: u.sslrootcert.clone(),
+            sslcrl: u.sslcrl.clone(),
+            sslcrldir: u.sslcrldir.clone(),
+            sslnegotiation: u.sslnegotiation.clone(),
+            gssencmode: u.gssencmode.clone(),
+            channel_binding: u.channel_binding.clone(),
+            target_session_attrs: u.target_session_attrs.clone(),
+        },
     })
     .unwrap_or_default()
 }
@@ -69,6 +82,7 @@ pub fn pg_settings(config: &Config, bin_dir: PathBuf) -> PgSettings {
             .rewind
             .as_ref()
             .map(|r| credentials(Some(r))),
+        use_unix_socket: pg.use_unix_socket,
         pg_hba: pg.pg_hba.clone(),
         bootstrap_pg_hba: config.bootstrap.pg_hba.clone().unwrap_or_default(),
         pg_ident: pg.pg_ident.clone(),

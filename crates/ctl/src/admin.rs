@@ -80,31 +80,37 @@ pub async fn query(ctx: &Ctx, name: Option<&str>, o: QueryOptions) -> Result<()>
         .or_else(|| std::env::var("PGUSER").ok())
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "postgres".into());
-    let mut config = tokio_postgres::Config::new();
-    config
-        .host(&host)
-        .port(port)
-        .user(&user)
-        .dbname(o.dbname.as_deref().unwrap_or(&user))
-        .connect_timeout(std::time::Duration::from_secs(5));
-    if o.password {
-        config.password(ask("Password", None)?);
-    } else if let Ok(p) = std::env::var("PGPASSWORD") {
-        config.password(p);
-    }
-    let rows = async {
-        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        client.simple_query(&sql).await
-    }
-    .await;
+    let password = if o.password {
+        Some(ask("Password", None)?)
+    } else {
+        std::env::var("PGPASSWORD").ok()
+    };
+    let credentials = ferroni_pg::connect::Credentials {
+        username: user.clone(),
+        password: password.map(ferroni_config::Secret::new),
+        libpq: ferroni_pg::connect::LibpqOptions::from_env(),
+    };
+    let endpoint = ferroni_pg::connect::Endpoint { host, port };
+    let target = ferroni_pg::connect::Target {
+        credentials: &credentials,
+        endpoint: &endpoint,
+        dbname: o.dbname.as_deref().unwrap_or(&user),
+        application_name: "Patroni ctl",
+    };
+    let rows = match target.connect(std::time::Duration::from_secs(5)).await {
+        Ok(client) => client.simple_query(&sql).await.map_err(QueryError::Sql),
+        Err(e) => Err(QueryError::Connect(e)),
+    };
     let messages = match rows {
         Ok(m) => m,
         Err(e) => {
-            let detail = e
-                .as_db_error()
-                .map(|d| format!("{}: {}", d.severity(), d.message()))
-                .unwrap_or_else(|| e.to_string());
+            let detail = match e {
+                QueryError::Sql(e) => e
+                    .as_db_error()
+                    .map(|d| format!("{}: {}", d.severity(), d.message()))
+                    .unwrap_or_else(|| e.to_string()),
+                QueryError::Connect(e) => e.to_string(),
+            };
             println!("{}{}ERROR, SQLSTATE: {detail}", timestamp(0), o.delimiter);
             return Ok(());
         }
@@ -138,4 +144,10 @@ pub async fn query(ctx: &Ctx, name: Option<&str>, o: QueryOptions) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// Why `query` got no rows: the connection, or the statement.
+enum QueryError {
+    Connect(ferroni_pg::local::PgError),
+    Sql(tokio_postgres::Error),
 }

@@ -1,7 +1,7 @@
 //! libpq connection strings as Patroni writes them (`primary_conninfo`).
 
 /// Keywords in the order Patroni writes them.
-const KEYWORDS: [&str; 19] = [
+const KEYWORDS: [&str; 20] = [
     "dbname",
     "user",
     "passfile",
@@ -21,6 +21,7 @@ const KEYWORDS: [&str; 19] = [
     "gssencmode",
     "channel_binding",
     "target_session_attrs",
+    "sslnegotiation",
 ];
 
 /// A value in a conninfo string: quotes, backslashes and spaces backslash-escaped.

@@ -8,6 +8,7 @@
 //!   ones removed with Patroni's warning).
 //! - [`conf`]: the managed `postgresql.conf`, `pg_hba.conf`, `pg_ident.conf` and the recovery
 //!   section, byte for byte as Patroni writes them.
+//! - [`connect`]: connections as libpq makes them (unix socket, TLS with libpq's `sslmode`).
 //! - [`conninfo`]: `primary_conninfo` and members' `conn_url`.
 //! - [`pgpass`]: pgpass lines.
 //! - [`slots`]: replication slot names from member names.
@@ -17,6 +18,7 @@
 
 pub mod bin;
 pub mod conf;
+pub mod connect;
 pub mod conninfo;
 pub mod controldata;
 pub mod local;

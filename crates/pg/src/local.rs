@@ -2,7 +2,6 @@
 //! connection to ask it questions.
 
 use crate::conf::{ConfFile, recovery_parameters, render_lines, render_postgresql_conf};
-use crate::conninfo::format_dsn;
 use crate::controldata::ControlData;
 use crate::params::{Identity, KnownGucs, ServerParameters, server_parameters};
 use crate::{pgpass, sql};
@@ -39,12 +38,8 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PgError {
     }
 }
 
-/// A database user and its password (which `Debug` never shows).
-#[derive(Debug, Clone, Default)]
-pub struct Credentials {
-    pub username: String,
-    pub password: Option<ferroni_config::Secret>,
-}
+pub use crate::connect::{Credentials, Endpoint, LibpqOptions};
+use crate::connect::Target;
 
 /// Everything the local server needs from the configuration.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +54,8 @@ pub struct PgSettings {
     pub superuser: Credentials,
     pub replication: Credentials,
     pub rewind: Option<Credentials>,
+    /// `postgresql.use_unix_socket`: the agent's own sessions go through the socket.
+    pub use_unix_socket: bool,
     /// `postgresql.pg_hba`: the whole file, when given.
     pub pg_hba: Option<Vec<String>>,
     /// `bootstrap.pg_hba`: lines appended after initdb (legacy).
@@ -120,11 +117,7 @@ pub enum Recovery<'a> {
 }
 
 /// Where the upstream of a replica is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upstream {
-    pub host: String,
-    pub port: u16,
-}
+pub type Upstream = Endpoint;
 
 /// The local PostgreSQL.
 #[derive(Debug, Clone)]
@@ -135,6 +128,18 @@ pub struct LocalPostgres {
     /// The agent's connection, kept between cycles: a new one per cycle costs an authentication
     /// (SCRAM) and a backend start, in CPU while idle and in time during a failover.
     session: Arc<tokio::sync::Mutex<Option<Arc<tokio_postgres::Client>>>>,
+    /// The first absolute entry of `unix_socket_directories` the server is configured with (as
+    /// Patroni picks it), known once the parameters are computed.
+    socket_dir: Arc<std::sync::RwLock<Option<String>>>,
+}
+
+/// The first absolute directory of a `unix_socket_directories` value.
+fn first_socket_dir(value: &str) -> Option<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .find(|d| d.starts_with('/'))
+        .map(str::to_string)
 }
 
 impl LocalPostgres {
@@ -163,6 +168,7 @@ impl LocalPostgres {
             known: KnownGucs::from_describe_config(&describe),
             major_version: major * 10000,
             session: Arc::new(tokio::sync::Mutex::new(None)),
+            socket_dir: Arc::new(std::sync::RwLock::new(None)),
         })
     }
 
@@ -242,12 +248,41 @@ impl LocalPostgres {
             listen: &self.settings.listen,
             major_version: self.major_version,
         };
-        server_parameters(
+        let params = server_parameters(
             dynamic,
             &self.settings.local_parameters,
             &identity,
             Some(&self.known),
-        )
+        );
+        let dir = params
+            .conf
+            .get("unix_socket_directories")
+            .and_then(|v| first_socket_dir(v));
+        if let Ok(mut known) = self.socket_dir.write() {
+            *known = dir;
+        }
+        params
+    }
+
+    /// Where the agent's own sessions reach the server: the socket directory when
+    /// `use_unix_socket` is set and one is configured, else TCP (as Patroni).
+    pub fn local_endpoint(&self) -> Endpoint {
+        let dir = self.socket_dir.read().ok().and_then(|d| d.clone());
+        let (host, port) = self.local_address();
+        match dir.filter(|_| self.settings.use_unix_socket) {
+            Some(dir) => Endpoint { host: dir, port },
+            None => Endpoint { host, port },
+        }
+    }
+
+    /// The superuser's session to `endpoint`.
+    fn superuser_target<'a>(&'a self, endpoint: &'a Endpoint, app: &'a str) -> Target<'a> {
+        Target {
+            credentials: &self.settings.superuser,
+            endpoint,
+            dbname: "postgres",
+            application_name: app,
+        }
     }
 
     /// Writes the managed files: `postgresql.conf` (moving the original aside to
@@ -269,19 +304,7 @@ impl LocalPostgres {
         }
         self.write_pgpass(upstream)?;
         let recovery = matches!(role, Recovery::Standby(_)).then(|| {
-            let conninfo = upstream.map(|u| {
-                format_dsn(&[
-                    ("dbname", "postgres".into()),
-                    ("user", self.settings.replication.username.clone()),
-                    ("passfile", self.settings.pgpass.display().to_string()),
-                    ("host", u.host.clone()),
-                    ("port", u.port.to_string()),
-                    ("sslmode", "prefer".into()),
-                    ("application_name", self.settings.name.clone()),
-                    ("gssencmode", "prefer".into()),
-                    ("channel_binding", "prefer".into()),
-                ])
-            });
+            let conninfo = upstream.map(|u| self.primary_conninfo(u));
             let slot =
                 upstream.map(|_| crate::slots::slot_name_from_member_name(&self.settings.name));
             recovery_parameters(
@@ -315,6 +338,27 @@ impl LocalPostgres {
         Ok(())
     }
 
+    /// `primary_conninfo` for streaming from `upstream`: the replication user's libpq keywords,
+    /// with libpq's `prefer` defaults written out as Patroni writes them.
+    fn primary_conninfo(&self, upstream: &Upstream) -> String {
+        let mut credentials = self.settings.replication.clone();
+        let o = &mut credentials.libpq;
+        for (field, default) in [
+            (&mut o.sslmode, "prefer"),
+            (&mut o.gssencmode, "prefer"),
+            (&mut o.channel_binding, "prefer"),
+        ] {
+            field.get_or_insert_with(|| default.to_string());
+        }
+        Target {
+            credentials: &credentials,
+            endpoint: upstream,
+            dbname: "postgres",
+            application_name: &self.settings.name,
+        }
+        .dsn(Some(&self.settings.pgpass))
+    }
+
     /// The pgpass file: the upstream (replication user) and the local server (superuser).
     fn write_pgpass(&self, upstream: Option<&Upstream>) -> Result<(), PgError> {
         let mut lines = Vec::new();
@@ -327,7 +371,13 @@ impl LocalPostgres {
             ));
         }
         if let Some(password) = &self.settings.superuser.password {
-            let (host, port) = self.local_address();
+            let local = self.local_endpoint();
+            // libpq matches a socket connection against a pgpass host of `localhost`.
+            let (host, port) = if local.is_socket() {
+                ("localhost".to_string(), local.port)
+            } else {
+                (local.host, local.port)
+            };
             lines.push(pgpass::line(
                 &host,
                 port,
@@ -458,8 +508,11 @@ impl LocalPostgres {
 
     /// A new connection to the local server.
     async fn connect_fresh(&self) -> Result<tokio_postgres::Client, PgError> {
-        let (host, port) = self.local_address();
-        self.connect_to(&host, port, Duration::from_secs(2)).await
+        let endpoint = self.local_endpoint();
+        let app = format!("Patroni {}", self.settings.name);
+        self.superuser_target(&endpoint, &app)
+            .connect(Duration::from_secs(2))
+            .await
     }
 
     /// Forgets the kept connection (after an error on it: the server may have restarted).
@@ -475,42 +528,22 @@ impl LocalPostgres {
         timeout: Duration,
     ) -> Option<Observation> {
         let attempt = async {
-            let client = self.connect_to(host, port, timeout).await.ok()?;
+            let endpoint = Endpoint {
+                host: host.to_string(),
+                port,
+            };
+            let app = format!("Patroni {}", self.settings.name);
+            let client = self
+                .superuser_target(&endpoint, &app)
+                .connect(timeout)
+                .await
+                .ok()?;
             let row = client.query_one(sql::OBSERVE, &[]).await.ok()?;
             observation(&row)
         };
         tokio::time::timeout(timeout, attempt).await.ok().flatten()
     }
 
-    async fn connect_to(
-        &self,
-        host: &str,
-        port: u16,
-        timeout: Duration,
-    ) -> Result<tokio_postgres::Client, PgError> {
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host(host)
-            .port(port)
-            .user(&self.settings.superuser.username)
-            .dbname("postgres")
-            .application_name(format!("Patroni {}", self.settings.name))
-            .connect_timeout(timeout);
-        if let Some(password) = &self.settings.superuser.password {
-            config.password(password.expose());
-        }
-        let (client, connection) = config
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| PgError::Sql(e.to_string()))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(client)
-    }
-
-    /// Role, timeline, WAL positions and, on a primary, its replication connections; `None` when
-    /// the server does not answer.
     /// Role, timeline, WAL positions and, on a primary, its replication connections; `None` when
     /// the server does not answer — on the kept connection, else (it may predate a restart) on a
     /// new one.
@@ -645,11 +678,8 @@ impl LocalPostgres {
             })?;
         }
         if let Some(script) = &self.settings.post_bootstrap {
-            let (host, port) = self.local_address();
-            let url = format!(
-                "postgres://{}@{host}:{port}/postgres",
-                self.settings.superuser.username
-            );
+            let local = self.local_endpoint();
+            let url = self.superuser_target(&local, "").dsn(None);
             let mut cmd = Command::new("sh");
             cmd.arg("-c")
                 .arg(format!("{script} \"$1\""))
@@ -667,13 +697,13 @@ impl LocalPostgres {
         std::fs::create_dir_all(self.data()).map_err(io("cannot create the data directory"))?;
         std::fs::set_permissions(self.data(), std::fs::Permissions::from_mode(0o700))
             .map_err(io("cannot chmod the data directory"))?;
-        let dsn = format_dsn(&[
-            ("dbname", "postgres".into()),
-            ("user", self.settings.replication.username.clone()),
-            ("host", from.host.clone()),
-            ("port", from.port.to_string()),
-            ("application_name", self.settings.name.clone()),
-        ]);
+        let dsn = Target {
+            credentials: &self.settings.replication,
+            endpoint: from,
+            dbname: "postgres",
+            application_name: &self.settings.name,
+        }
+        .dsn(None);
         let mut cmd = Command::new(self.settings.bin_dir.join("pg_basebackup"));
         cmd.arg("--pgdata")
             .arg(self.data())
@@ -727,12 +757,13 @@ impl LocalPostgres {
         }
         let pgpass = self.data().with_extension("rewind-pgpass");
         write_private(&pgpass, &(lines.join("\n") + "\n"))?;
-        let dsn = format_dsn(&[
-            ("dbname", "postgres".into()),
-            ("user", user.username.clone()),
-            ("host", source.host.clone()),
-            ("port", source.port.to_string()),
-        ]);
+        let dsn = Target {
+            credentials: &user,
+            endpoint: source,
+            dbname: "postgres",
+            application_name: "",
+        }
+        .dsn(None);
         let mut cmd = Command::new(self.settings.bin_dir.join("pg_rewind"));
         cmd.arg(format!("--target-pgdata={}", self.data().display()))
             .arg(format!("--source-server={dsn}"))

@@ -1,0 +1,474 @@
+//! Connections to PostgreSQL made as libpq (and so Patroni) makes them: a unix socket when the
+//! host is a directory, else TCP with every libpq keyword of `postgresql.authentication.*` —
+//! `sslmode` with libpq's meaning of each of its six values, client certificates, CRLs,
+//! `sslnegotiation`, `channel_binding`, `gssencmode`, `target_session_attrs`.
+
+use crate::conninfo::format_dsn;
+use crate::local::PgError;
+use ferroni_config::Secret;
+use openssl::pkey::PKey;
+use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+use openssl::x509::store::{X509Lookup, X509StoreBuilder};
+use openssl::x509::verify::X509VerifyFlags;
+use openssl::x509::X509;
+use postgres_openssl::MakeTlsConnector;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio_postgres::config::{ChannelBinding, SslMode, SslNegotiation, TargetSessionAttrs};
+
+/// The libpq keywords of one `postgresql.authentication` user, beside its name and password.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LibpqOptions {
+    pub sslmode: Option<String>,
+    pub sslcert: Option<String>,
+    pub sslkey: Option<String>,
+    pub sslpassword: Option<Secret>,
+    pub sslrootcert: Option<String>,
+    pub sslcrl: Option<String>,
+    pub sslcrldir: Option<String>,
+    pub sslnegotiation: Option<String>,
+    pub gssencmode: Option<String>,
+    pub channel_binding: Option<String>,
+    pub target_session_attrs: Option<String>,
+}
+
+impl LibpqOptions {
+    /// The options libpq takes from the environment (`PGSSLMODE`, …), as a client program such
+    /// as `ferronictl query` gets them, like psql.
+    pub fn from_env() -> LibpqOptions {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        LibpqOptions {
+            sslmode: var("PGSSLMODE"),
+            sslcert: var("PGSSLCERT"),
+            sslkey: var("PGSSLKEY"),
+            sslpassword: None,
+            sslrootcert: var("PGSSLROOTCERT"),
+            sslcrl: var("PGSSLCRL"),
+            sslcrldir: var("PGSSLCRLDIR"),
+            sslnegotiation: var("PGSSLNEGOTIATION"),
+            gssencmode: var("PGGSSENCMODE"),
+            channel_binding: var("PGCHANNELBINDING"),
+            target_session_attrs: var("PGTARGETSESSIONATTRS"),
+        }
+    }
+}
+
+/// A database user, its password (which `Debug` never shows) and its libpq options.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    pub username: String,
+    pub password: Option<Secret>,
+    pub libpq: LibpqOptions,
+}
+
+/// Where a server listens: a TCP host, or (a path) the directory of its unix socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    pub fn is_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+}
+
+/// One connection to open: who, where, to which database, named how.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub credentials: &'a Credentials,
+    pub endpoint: &'a Endpoint,
+    pub dbname: &'a str,
+    pub application_name: &'a str,
+}
+
+impl Target<'_> {
+    /// The libpq keywords of this connection, for a connection string (no password: programs
+    /// get it from a pgpass file).
+    pub fn dsn_pairs(&self) -> Vec<(&'static str, String)> {
+        let o = &self.credentials.libpq;
+        let mut pairs: Vec<(&'static str, String)> = vec![
+            ("dbname", self.dbname.to_string()),
+            ("user", self.credentials.username.clone()),
+            ("host", self.endpoint.host.clone()),
+            ("port", self.endpoint.port.to_string()),
+        ];
+        if !self.application_name.is_empty() {
+            pairs.push(("application_name", self.application_name.to_string()));
+        }
+        let text = [
+            ("sslmode", &o.sslmode),
+            ("sslcert", &o.sslcert),
+            ("sslkey", &o.sslkey),
+            ("sslrootcert", &o.sslrootcert),
+            ("sslcrl", &o.sslcrl),
+            ("sslcrldir", &o.sslcrldir),
+            ("sslnegotiation", &o.sslnegotiation),
+            ("gssencmode", &o.gssencmode),
+            ("channel_binding", &o.channel_binding),
+            ("target_session_attrs", &o.target_session_attrs),
+        ];
+        pairs.extend(
+            text.into_iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.clone()))),
+        );
+        if let Some(p) = &o.sslpassword {
+            pairs.push(("sslpassword", p.expose().to_string()));
+        }
+        pairs
+    }
+
+    /// The connection string of [`Target::dsn_pairs`], with `passfile` when given.
+    pub fn dsn(&self, passfile: Option<&Path>) -> String {
+        let mut pairs = self.dsn_pairs();
+        if let Some(p) = passfile {
+            pairs.push(("passfile", p.display().to_string()));
+        }
+        format_dsn(&pairs)
+    }
+
+    /// Opens the connection, within `timeout`.
+    pub async fn connect(&self, timeout: Duration) -> Result<tokio_postgres::Client, PgError> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&self.endpoint.host)
+            .port(self.endpoint.port)
+            .user(&self.credentials.username)
+            .dbname(self.dbname)
+            .connect_timeout(timeout);
+        if !self.application_name.is_empty() {
+            config.application_name(self.application_name);
+        }
+        if let Some(password) = &self.credentials.password {
+            config.password(password.expose());
+        }
+        let o = &self.credentials.libpq;
+        if let Some(v) = &o.channel_binding {
+            config.channel_binding(parse_channel_binding(v)?);
+        }
+        if let Some(v) = &o.target_session_attrs {
+            config.target_session_attrs(parse_session_attrs(v)?);
+        }
+        if let Some(v) = &o.sslnegotiation {
+            config.ssl_negotiation(parse_negotiation(v)?);
+        }
+        if o.gssencmode.as_deref() == Some("require") {
+            return Err(PgError::Sql(
+                "gssencmode=require: GSSAPI encryption is not supported by Ferroni".into(),
+            ));
+        }
+        let sql = |e: tokio_postgres::Error| PgError::Sql(e.to_string());
+        // A unix socket never carries TLS (libpq ignores sslmode there).
+        let mode = if self.endpoint.is_socket() {
+            Mode::Disable
+        } else {
+            Mode::parse(o.sslmode.as_deref())?
+        };
+        let (client, connection) = match mode {
+            Mode::Disable => {
+                config.ssl_mode(SslMode::Disable);
+                let (c, conn) = config.connect(tokio_postgres::NoTls).await.map_err(sql)?;
+                (c, spawn(conn))
+            }
+            Mode::Allow => {
+                // libpq: plain first, TLS only when the server refuses a plain session.
+                config.ssl_mode(SslMode::Disable);
+                match config.connect(tokio_postgres::NoTls).await {
+                    Ok((c, conn)) => (c, spawn(conn)),
+                    Err(_) => {
+                        config.ssl_mode(SslMode::Require);
+                        let tls = tls_connector(o, Mode::Allow)?;
+                        let (c, conn) = config.connect(tls).await.map_err(sql)?;
+                        (c, spawn(conn))
+                    }
+                }
+            }
+            mode => {
+                config.ssl_mode(if mode == Mode::Prefer {
+                    SslMode::Prefer
+                } else {
+                    SslMode::Require
+                });
+                let tls = tls_connector(o, mode)?;
+                let (c, conn) = config.connect(tls).await.map_err(sql)?;
+                (c, spawn(conn))
+            }
+        };
+        drop(connection);
+        Ok(client)
+    }
+}
+
+fn spawn<F>(connection: F) -> tokio::task::JoinHandle<()>
+where
+    F: std::future::Future + Send + 'static,
+{
+    tokio::spawn(async move {
+        let _ = connection.await;
+    })
+}
+
+/// libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Disable,
+    Allow,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl Mode {
+    fn parse(value: Option<&str>) -> Result<Mode, PgError> {
+        Ok(match value.unwrap_or("prefer") {
+            "disable" => Mode::Disable,
+            "allow" => Mode::Allow,
+            "prefer" => Mode::Prefer,
+            "require" => Mode::Require,
+            "verify-ca" => Mode::VerifyCa,
+            "verify-full" => Mode::VerifyFull,
+            other => return Err(invalid("sslmode", other)),
+        })
+    }
+}
+
+fn invalid(key: &str, value: &str) -> PgError {
+    PgError::Sql(format!("invalid {key} value: \"{value}\""))
+}
+
+fn parse_channel_binding(v: &str) -> Result<ChannelBinding, PgError> {
+    match v {
+        "disable" => Ok(ChannelBinding::Disable),
+        "prefer" => Ok(ChannelBinding::Prefer),
+        "require" => Ok(ChannelBinding::Require),
+        other => Err(invalid("channel_binding", other)),
+    }
+}
+
+fn parse_session_attrs(v: &str) -> Result<TargetSessionAttrs, PgError> {
+    match v {
+        "any" => Ok(TargetSessionAttrs::Any),
+        "read-write" | "primary" => Ok(TargetSessionAttrs::ReadWrite),
+        "read-only" | "standby" | "prefer-standby" => Ok(TargetSessionAttrs::ReadOnly),
+        other => Err(invalid("target_session_attrs", other)),
+    }
+}
+
+fn parse_negotiation(v: &str) -> Result<SslNegotiation, PgError> {
+    match v {
+        "postgres" => Ok(SslNegotiation::Postgres),
+        "direct" => Ok(SslNegotiation::Direct),
+        other => Err(invalid("sslnegotiation", other)),
+    }
+}
+
+/// libpq's default for a file under `~/.postgresql/`, when the user sets none.
+fn default_file(name: &str) -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let path = Path::new(&home).join(".postgresql").join(name);
+    path.exists().then_some(path)
+}
+
+fn tls_error(what: &str, path: &str) -> impl FnOnce(openssl::error::ErrorStack) -> PgError {
+    let what = format!("{what} \"{path}\"");
+    move |e| PgError::Sql(format!("could not load {what}: {e}"))
+}
+
+fn read(what: &str, path: &Path) -> Result<Vec<u8>, PgError> {
+    std::fs::read(path).map_err(|e| {
+        PgError::Sql(format!(
+            "could not read {what} \"{}\": {e}",
+            path.display()
+        ))
+    })
+}
+
+/// The TLS side of a connection, as libpq sets it up for `mode`: the server certificate is
+/// checked against `sslrootcert` (default `~/.postgresql/root.crt`) for verify-ca and
+/// verify-full, and also for prefer/require when that file exists; its name only for
+/// verify-full. A client certificate is sent when `sslcert` (or the default) exists.
+fn tls_connector(o: &LibpqOptions, mode: Mode) -> Result<MakeTlsConnector, PgError> {
+    let stack = |e: openssl::error::ErrorStack| PgError::Sql(format!("TLS setup: {e}"));
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(stack)?;
+    let verify_required = matches!(mode, Mode::VerifyCa | Mode::VerifyFull);
+    let rootcert = match o.sslrootcert.as_deref() {
+        Some("system") => None,
+        Some(path) => Some(PathBuf::from(path)),
+        None => default_file("root.crt"),
+    };
+    let system_roots = o.sslrootcert.as_deref() == Some("system");
+    // libpq trusts only the given root file, never the system's store (unless "system").
+    let mut store = X509StoreBuilder::new().map_err(stack)?;
+    if system_roots {
+        store.set_default_paths().map_err(stack)?;
+    }
+    let mut verify = system_roots;
+    if let Some(path) = &rootcert {
+        if path.exists() {
+            let pem = read("root certificate file", path)?;
+            let text = path.display().to_string();
+            for cert in X509::stack_from_pem(&pem).map_err(tls_error("root certificate file", &text))? {
+                store.add_cert(cert).map_err(stack)?;
+            }
+            verify = true;
+        } else if verify_required {
+            return Err(PgError::Sql(format!(
+                "root certificate file \"{}\" does not exist",
+                path.display()
+            )));
+        }
+    } else if verify_required && !system_roots {
+        return Err(PgError::Sql(
+            "root certificate file \"~/.postgresql/root.crt\" does not exist: give sslrootcert or use sslmode=require".into(),
+        ));
+    }
+    let crl_files: Vec<PathBuf> = o.sslcrl.iter().map(PathBuf::from).collect();
+    let mut crl_loaded = false;
+    for path in crl_files.iter().filter(|p| p.exists()) {
+        let text = path.display().to_string();
+        let lookup = store.add_lookup(X509Lookup::file()).map_err(stack)?;
+        lookup
+            .load_crl_file(path, openssl::ssl::SslFiletype::PEM)
+            .map_err(tls_error("CRL file", &text))?;
+        crl_loaded = true;
+    }
+    if let Some(dir) = &o.sslcrldir {
+        let lookup = store.add_lookup(X509Lookup::hash_dir()).map_err(stack)?;
+        lookup
+            .add_dir(dir, openssl::ssl::SslFiletype::PEM)
+            .map_err(tls_error("CRL directory", dir))?;
+        crl_loaded = true;
+    }
+    if crl_loaded {
+        store
+            .set_flags(X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL)
+            .map_err(stack)?;
+    }
+    builder.set_cert_store(store.build());
+    builder.set_verify(if verify {
+        SslVerifyMode::PEER
+    } else {
+        SslVerifyMode::NONE
+    });
+    let cert = o
+        .sslcert
+        .as_ref()
+        .map(PathBuf::from)
+        .or_else(|| default_file("postgresql.crt"));
+    if let Some(cert) = cert.filter(|c| c.exists()) {
+        let text = cert.display().to_string();
+        let pem = read("certificate file", &cert)?;
+        let mut chain = X509::stack_from_pem(&pem)
+            .map_err(tls_error("certificate file", &text))?
+            .into_iter();
+        if let Some(leaf) = chain.next() {
+            builder.set_certificate(&leaf).map_err(stack)?;
+        }
+        for extra in chain {
+            builder.add_extra_chain_cert(extra).map_err(stack)?;
+        }
+        let key = o
+            .sslkey
+            .as_ref()
+            .map(PathBuf::from)
+            .or_else(|| default_file("postgresql.key"))
+            .ok_or_else(|| PgError::Sql(format!("certificate \"{text}\" has no sslkey")))?;
+        let key_text = key.display().to_string();
+        let pem = read("private key file", &key)?;
+        let pkey = match &o.sslpassword {
+            Some(p) => PKey::private_key_from_pem_passphrase(&pem, p.expose().as_bytes()),
+            None => PKey::private_key_from_pem(&pem),
+        }
+        .map_err(tls_error("private key file", &key_text))?;
+        builder.set_private_key(&pkey).map_err(stack)?;
+        builder.check_private_key().map_err(stack)?;
+    }
+    let mut tls = MakeTlsConnector::new(builder.build());
+    let check_name = mode == Mode::VerifyFull;
+    tls.set_callback(move |config, _domain| {
+        config.set_verify_hostname(check_name);
+        // The server name is sent only where libpq sends it (a host name, not an address).
+        Ok(())
+    });
+    Ok(tls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target_pairs(libpq: LibpqOptions) -> String {
+        let credentials = Credentials {
+            username: "replicator".into(),
+            password: Some(Secret::new("rep-pass")),
+            libpq,
+        };
+        let endpoint = Endpoint {
+            host: "127.0.0.1".into(),
+            port: 5432,
+        };
+        Target {
+            credentials: &credentials,
+            endpoint: &endpoint,
+            dbname: "postgres",
+            application_name: "node2",
+        }
+        .dsn(Some(Path::new("/tmp/pgpass")))
+    }
+
+    #[test]
+    fn dsn_carries_every_libpq_keyword_in_patronis_order_and_never_the_password() {
+        let dsn = target_pairs(LibpqOptions {
+            sslmode: Some("verify-ca".into()),
+            sslcert: Some("/c.crt".into()),
+            sslkey: Some("/c.key".into()),
+            sslrootcert: Some("/ca.crt".into()),
+            sslnegotiation: Some("postgres".into()),
+            channel_binding: Some("require".into()),
+            ..LibpqOptions::default()
+        });
+        assert_eq!(
+            dsn,
+            "dbname=postgres user=replicator passfile=/tmp/pgpass host=127.0.0.1 port=5432 \
+             sslmode=verify-ca sslcert=/c.crt sslkey=/c.key sslrootcert=/ca.crt \
+             application_name=node2 channel_binding=require sslnegotiation=postgres"
+        );
+        assert!(!dsn.contains("rep-pass"));
+    }
+
+    #[test]
+    fn sslmode_values_are_libpqs() {
+        for (text, mode) in [
+            ("disable", Mode::Disable),
+            ("allow", Mode::Allow),
+            ("prefer", Mode::Prefer),
+            ("require", Mode::Require),
+            ("verify-ca", Mode::VerifyCa),
+            ("verify-full", Mode::VerifyFull),
+        ] {
+            assert_eq!(Mode::parse(Some(text)).ok(), Some(mode));
+        }
+        assert_eq!(Mode::parse(None).ok(), Some(Mode::Prefer));
+        assert!(Mode::parse(Some("verify")).is_err());
+    }
+
+    #[test]
+    fn verify_modes_need_a_root_certificate() {
+        let o = LibpqOptions {
+            sslrootcert: Some("/nonexistent/root.crt".into()),
+            ..LibpqOptions::default()
+        };
+        for mode in [Mode::VerifyCa, Mode::VerifyFull] {
+            let err = tls_connector(&o, mode).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref()
+                    .is_some_and(|e| e.contains("/nonexistent/root.crt")),
+                "{err:?}"
+            );
+        }
+        // require without the file: encrypted, unverified, as libpq.
+        assert!(tls_connector(&o, Mode::Require).is_ok());
+    }
+}
