@@ -282,20 +282,22 @@ impl Runtime {
             // Requests from the REST API are answered while waiting; most wake the loop.
             loop {
                 let remaining = deadline.saturating_duration_since(Instant::now());
-                let pg_running = self.pg.postmaster_pid().is_some();
-                let pg = self.pg.clone();
+                let pid = self.pg.postmaster_pid();
+                if pid.is_none() && self.mark_postgres_gone() {
+                    // It died during the cycle, after it was observed running.
+                    break;
+                }
                 let pg_exit = async move {
-                    if !pg_running {
-                        return std::future::pending::<()>().await;
-                    }
-                    while pg.postmaster_pid().is_some() {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    match pid {
+                        Some(pid) => ferroni_pg::exit::exited(pid).await,
+                        None => std::future::pending::<()>().await,
                     }
                 };
                 tokio::select! {
                     _ = self.dcs.watch(remaining) => break,
                     _ = self.task_done.notified() => break,
                     _ = pg_exit => {
+                        self.mark_postgres_gone();
                         tracing::info!("PostgreSQL exited");
                         break;
                     }
@@ -947,6 +949,20 @@ impl Runtime {
                 tracing::warn!("could not update replication slots: {e}");
             }
         }
+    }
+
+    /// Publishes at once that PostgreSQL is not running, so no health check answers from a
+    /// state that predates its exit. Returns whether the published state said it was running.
+    fn mark_postgres_gone(&self) -> bool {
+        self.state.send_if_modified(|state| {
+            if state.pg.state != "running" {
+                return false;
+            }
+            let mut next = (**state).clone();
+            next.pg.state = "stopped".into();
+            *state = Arc::new(next);
+            true
+        })
     }
 
     /// The state the REST API answers from.

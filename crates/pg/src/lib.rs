@@ -12,6 +12,7 @@
 //! - [`conninfo`]: `primary_conninfo` and members' `conn_url`.
 //! - [`pgpass`]: pgpass lines.
 //! - [`slots`]: replication slot names from member names.
+//! - [`exit`]: the moment a postmaster exits (pidfd).
 //! - [`controldata`]: the `pg_controldata` parser.
 //!
 //! Still to come: pg_rewind, custom replica creation methods, callbacks.
@@ -21,6 +22,7 @@ pub mod conf;
 pub mod connect;
 pub mod conninfo;
 pub mod controldata;
+pub mod exit;
 pub mod local;
 pub mod params;
 pub mod pgpass;
