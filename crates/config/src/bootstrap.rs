@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 /// `bootstrap`. Read only when the cluster is created; later edits have no effect.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Bootstrap {
     /// The initial dynamic configuration written to the DCS `/config` key.

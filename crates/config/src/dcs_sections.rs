@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 /// `etcd` (v2 API) or `etcd3`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Etcd {
     pub host: Option<String>,
@@ -49,6 +50,7 @@ impl Etcd {
 
 /// `consul`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Consul {
     pub host: Option<String>,
@@ -74,6 +76,7 @@ pub struct Consul {
 
 /// `zookeeper`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Zookeeper {
     pub hosts: HostList,
@@ -91,6 +94,7 @@ pub struct Zookeeper {
 
 /// `exhibitor`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Exhibitor {
     pub hosts: HostList,
@@ -102,6 +106,7 @@ pub struct Exhibitor {
 
 /// `kubernetes`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Kubernetes {
     pub namespace: Option<String>,
@@ -126,6 +131,7 @@ pub struct Kubernetes {
 
 /// `raft` (deprecated in Patroni).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Raft {
     pub self_addr: Option<String>,

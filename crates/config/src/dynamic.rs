@@ -68,6 +68,8 @@ struct Reader<'a> {
     map: &'a Map<String, Value>,
     prefix: &'a str,
     errors: Vec<Issue>,
+    /// The paths of every key looked at, so the keys read can be listed ([`DynamicConfig::typed_keys`]).
+    seen: Vec<String>,
 }
 
 impl Reader<'_> {
@@ -80,6 +82,7 @@ impl Reader<'_> {
     }
 
     fn int(&mut self, key: &str, default: i64) -> i64 {
+        self.seen.push(self.path(key));
         match self.map.get(key) {
             None | Some(Value::Null) => default,
             Some(v) => match as_int(v) {
@@ -96,6 +99,7 @@ impl Reader<'_> {
     }
 
     fn boolean(&mut self, key: &str, default: bool) -> bool {
+        self.seen.push(self.path(key));
         match self.map.get(key) {
             None | Some(Value::Null) => default,
             Some(Value::Bool(b)) => *b,
@@ -143,11 +147,31 @@ impl DynamicConfig {
         map: &Map<String, Value>,
         prefix: &str,
     ) -> Result<(DynamicConfig, Vec<String>), Vec<Issue>> {
+        Self::read(map, prefix).0
+    }
+
+    /// Every key this version reads from a dynamic configuration (`ttl`, `postgresql.use_slots`).
+    pub fn typed_keys() -> Vec<String> {
+        let mut with_sections = Map::new();
+        with_sections.insert("postgresql".into(), Value::Object(Map::new()));
+        Self::read(&with_sections, "").1
+    }
+
+    /// [`DynamicConfig::from_map`], and the paths of the keys looked at.
+    #[allow(clippy::type_complexity)]
+    fn read(
+        map: &Map<String, Value>,
+        prefix: &str,
+    ) -> (
+        Result<(DynamicConfig, Vec<String>), Vec<Issue>>,
+        Vec<String>,
+    ) {
         let d = DynamicConfig::default();
         let mut r = Reader {
             map,
             prefix,
             errors: Vec::new(),
+            seen: Vec::new(),
         };
         let ttl = r.int("ttl", d.ttl.into());
         let loop_wait = r.int("loop_wait", d.loop_wait.into());
@@ -169,6 +193,7 @@ impl DynamicConfig {
             raw: map.clone(),
             ..d
         };
+        r.seen.push(r.path("synchronous_mode"));
         cfg.synchronous_mode = match map.get("synchronous_mode") {
             None | Some(Value::Null) | Some(Value::Bool(false)) => SyncMode::Off,
             Some(Value::Bool(true)) => SyncMode::On,
@@ -203,6 +228,7 @@ impl DynamicConfig {
                         map: pg_map,
                         prefix: &pg_prefix,
                         errors: Vec::new(),
+                        seen: vec![format!("{pg_prefix}.parameters")],
                     };
                     cfg.use_pg_rewind = pr.boolean("use_pg_rewind", false);
                     cfg.use_slots = pr.boolean("use_slots", true);
@@ -216,6 +242,7 @@ impl DynamicConfig {
                         ));
                     }
                     r.errors.extend(pr.errors);
+                    r.seen.extend(pr.seen);
                 }
                 Value::Null => {}
                 other => r.errors.push(Issue::new(
@@ -225,10 +252,10 @@ impl DynamicConfig {
             }
         }
         if !r.errors.is_empty() {
-            return Err(r.errors);
+            return (Err(r.errors), r.seen);
         }
         let warnings = cfg.set_timeouts(ttl, loop_wait, retry_timeout);
-        Ok((cfg, warnings))
+        (Ok((cfg, warnings)), r.seen)
     }
 
     /// Applies Ferroni's minimums (ttl 4, loop_wait 1, retry_timeout 1; Patroni's are 20, 1 and 3)

@@ -83,6 +83,7 @@ pub fn bool_or_false<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> 
 
 /// An integer read leniently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct Int(pub i64);
 
 impl<'de> Deserialize<'de> for Int {
@@ -104,6 +105,7 @@ impl<'de> Deserialize<'de> for Bool {
 /// A list of `host:port` written either as a YAML list or as one comma-separated string
 /// (`hosts: e1:2379, e2:2379`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct HostList(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for HostList {

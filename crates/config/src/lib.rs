@@ -9,6 +9,7 @@
 //! - [`dynamic`]: the cluster-wide settings (`ttl`, `loop_wait`, …) and Patroni's timing rules.
 //! - [`validate`]: the rules, and warnings for unknown or misplaced keys.
 //! - [`secret`]: passwords that never print.
+//! - [`unimplemented`]: every key classified; warnings for those read but not acted on yet.
 //! - [`sample`]: the sample configuration of `ferroni --generate-sample-config`.
 //! - [`flex`]: lenient scalar readers (numbers and booleans written as strings, host lists).
 
@@ -24,6 +25,7 @@ pub mod postgresql;
 pub mod sample;
 pub mod schema;
 pub mod secret;
+pub mod unimplemented;
 pub mod validate;
 pub mod yaml;
 

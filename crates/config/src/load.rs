@@ -166,6 +166,7 @@ fn plain_message(message: String) -> String {
 
 /// Types and checks a merged configuration tree.
 pub fn from_tree(tree: Value) -> Result<Loaded, ConfigError> {
+    let not_acted_on = crate::unimplemented::local_warnings(&tree);
     let mut ignored = Vec::new();
     let mut note_ignored = |path: serde_ignored::Path<'_>| ignored.push(path.to_string());
     let config: Config =
@@ -183,6 +184,7 @@ pub fn from_tree(tree: Value) -> Result<Loaded, ConfigError> {
         .map(|p| validate::unknown_key_warning(p))
         .collect();
     warnings.append(&mut findings.warnings);
+    warnings.extend(not_acted_on);
     let bootstrap_dynamic = match DynamicConfig::from_map(&config.bootstrap.dcs, "bootstrap.dcs") {
         Ok((dynamic, mut adjusted)) => {
             warnings.extend(adjusted.drain(..).map(|w| format!("bootstrap.dcs: {w}")));

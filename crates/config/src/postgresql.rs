@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 /// `postgresql`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Postgresql {
     pub listen: String,
@@ -64,6 +65,7 @@ impl Postgresql {
 
 /// `postgresql.bin_name`: custom names of the PostgreSQL programs.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct BinNames {
     pub pg_ctl: Option<String>,
@@ -77,6 +79,7 @@ pub struct BinNames {
 
 /// `postgresql.authentication`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Authentication {
     pub superuser: Option<UserAuth>,
@@ -86,6 +89,7 @@ pub struct Authentication {
 
 /// A database user with its password and libpq TLS/GSS settings.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct UserAuth {
     pub username: String,
@@ -105,6 +109,7 @@ pub struct UserAuth {
 
 /// `postgresql.callbacks`: scripts run on state changes.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Callbacks {
     pub on_start: Option<String>,

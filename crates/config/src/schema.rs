@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 /// Everything one agent reads from its local configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Config {
     /// This member's name, unique in the cluster.
@@ -47,6 +48,7 @@ fn default_namespace() -> String {
 
 /// `log`: Patroni's logging settings.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Log {
     /// `plain` or `json`.
@@ -92,6 +94,7 @@ impl Default for Log {
 
 /// `username` and `password` of a REST API or DCS user.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Credentials {
     pub username: String,
@@ -100,6 +103,7 @@ pub struct Credentials {
 
 /// `restapi`: where this agent serves Patroni's REST API.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct RestApi {
     pub listen: String,
@@ -125,6 +129,7 @@ pub struct RestApi {
 
 /// `ctl`: how `ferronictl` reaches the agents' REST API.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Ctl {
     pub authentication: Option<Credentials>,
@@ -138,6 +143,7 @@ pub struct Ctl {
 
 /// `citus`: the Citus group of this member.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Citus {
     #[serde(deserialize_with = "flex::opt_int")]
@@ -147,6 +153,7 @@ pub struct Citus {
 
 /// `watchdog`: the Linux watchdog device.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Watchdog {
     /// `off`, `automatic` or `required` (YAML may give `off` as `false`).
@@ -194,6 +201,7 @@ impl Watchdog {
 
 /// `tags`: Patroni's known tags and any custom ones.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default)]
 pub struct Tags {
     #[serde(deserialize_with = "flex::opt_bool")]

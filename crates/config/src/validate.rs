@@ -95,10 +95,6 @@ fn home_of(path: &str) -> Option<&'static str> {
 
 /// Turns a key the schema did not take into a warning, with a hint where it belongs.
 pub fn unknown_key_warning(path: &str) -> String {
-    if path == "bootstrap.users" {
-        return "bootstrap.users was removed in Patroni 4.0.0 and is ignored: create users in a post_bootstrap script"
-            .into();
-    }
     if path == "users" {
         return "users is ignored: it is not a top-level key (bootstrap.users, where it was meant to be, was removed in Patroni 4.0.0; create users in a post_bootstrap script)".into();
     }
@@ -335,11 +331,6 @@ impl Checker<'_> {
                 ));
             }
         }
-        if c.postgresql.use_slots.is_some() {
-            self.out.warnings.push(
-                "postgresql.use_slots is ignored in the local configuration: replication slots are switched on or off cluster-wide, in bootstrap.dcs.postgresql.use_slots".into(),
-            );
-        }
         for key in c.bootstrap.other.keys() {
             if c.bootstrap.method.as_deref() != Some(key.as_str()) {
                 self.out
@@ -355,27 +346,6 @@ impl Checker<'_> {
                 "bootstrap.method",
                 format!("'{method}' has no bootstrap.{method} section"),
             );
-        }
-        if c.bootstrap.users.is_some() {
-            self.out
-                .warnings
-                .push(unknown_key_warning("bootstrap.users"));
-        }
-        if let Some(Value::Object(pg)) = c.bootstrap.dcs.get("postgresql") {
-            const LOCAL_ONLY: [&str; 7] = [
-                "connect_address",
-                "proxy_address",
-                "listen",
-                "config_dir",
-                "data_dir",
-                "pgpass",
-                "authentication",
-            ];
-            for key in pg.keys().filter(|k| LOCAL_ONLY.contains(&k.as_str())) {
-                self.out.warnings.push(format!(
-                    "bootstrap.dcs.postgresql.{key} is ignored: it is local configuration and belongs under `postgresql`"
-                ));
-            }
         }
     }
 }

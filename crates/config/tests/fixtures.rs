@@ -91,7 +91,7 @@ fn field_configs_are_typed_as_patroni_reads_them() {
         capdata
             .warnings
             .iter()
-            .any(|w| w.starts_with("bootstrap.users was removed in Patroni 4.0.0"))
+            .any(|w| w.starts_with("bootstrap.users: removed in Patroni 4.0.0"))
     );
 }
 
