@@ -248,7 +248,7 @@ impl Runtime {
         Ok(ferroni_api::Api {
             state: self.state.subscribe(),
             control,
-            access,
+            access: access.into(),
             headers,
             failsafe: self.failsafe_calls.clone(),
         })

@@ -3,10 +3,12 @@
 //! `allowlist_include_members`), then HTTP Basic credentials against `restapi.authentication`.
 //! GET, HEAD and OPTIONS are never checked.
 
-use crate::state::NodeState;
 use base64::Engine;
+use ferroni_config::Secret;
 use ipnet::IpNet;
 use std::net::{IpAddr, ToSocketAddrs};
+use std::sync::{Arc, RwLock};
+use subtle::ConstantTimeEq;
 
 /// Why a request was refused: a status code and Patroni's one-line reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,11 +17,12 @@ pub struct Denied {
     pub reason: &'static str,
 }
 
-/// The access rules of this agent's REST API.
+/// The access rules of this agent's REST API. Host names are resolved when the rules are made
+/// (the configuration loads or is reloaded), never while a request waits.
 #[derive(Debug, Clone, Default)]
 pub struct Access {
     /// `user:password`, as a Basic `Authorization` header carries it (base64-decoded).
-    credentials: Option<String>,
+    credentials: Option<Secret>,
     allowlist: Vec<IpNet>,
     include_members: bool,
 }
@@ -39,21 +42,32 @@ fn networks(text: &str) -> Result<Vec<IpNet>, String> {
     Ok(resolved.map(|a| IpNet::from(a.ip())).collect())
 }
 
-/// The host of an `http(s)://host:port/path` URL, if it is an IP address or resolves to one.
-fn url_hosts(url: &str) -> Vec<IpAddr> {
+/// The host of an `http(s)://host:port/path` URL (IPv6 without its brackets).
+pub(crate) fn url_host(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split('/').next().unwrap_or("");
-    let host = match authority.strip_prefix('[') {
+    match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return vec![ip];
     }
-    (host, 0)
-        .to_socket_addrs()
-        .map(|addrs| addrs.map(|a| a.ip()).collect())
-        .unwrap_or_default()
+}
+
+/// An IPv4 client seen through an IPv6 socket (`::ffff:a.b.c.d`) as the IPv4 address it is.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Whether `given` is `expected`, in a time that depends on `expected`'s length only: a wrong
+/// guess learns nothing from how long the refusal took.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    let mut padded = vec![0u8; expected.len()];
+    let n = given.len().min(expected.len());
+    padded[..n].copy_from_slice(&given[..n]);
+    let same_length = (given.len() as u64).ct_eq(&(expected.len() as u64));
+    bool::from(padded.as_slice().ct_eq(expected) & same_length)
 }
 
 impl Access {
@@ -68,35 +82,31 @@ impl Access {
             nets.extend(networks(entry)?);
         }
         Ok(Access {
-            credentials: credentials.map(|(u, p)| format!("{u}:{p}")),
+            credentials: credentials.map(|(u, p)| Secret::new(format!("{u}:{p}"))),
             allowlist: nets,
             include_members,
         })
     }
 
+    /// `allowlist_include_members`: the members' API hosts are let in too.
+    pub fn include_members(&self) -> bool {
+        self.include_members
+    }
+
     /// Whether a mutating request from `client` with this `Authorization` header may proceed.
-    /// `members` is false for `/failsafe`, which the leader sends and must not be refused by the
-    /// members rule.
+    /// `members` holds the members' API addresses, already resolved, when the members rule
+    /// applies (`None` for `/failsafe`, which the leader sends and must not be refused by it).
     pub fn check(
         &self,
         client: IpAddr,
         authorization: Option<&str>,
-        node: &NodeState,
-        members: bool,
+        members: Option<&[IpAddr]>,
     ) -> Result<(), Denied> {
-        let client = match client {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
-            v4 => v4,
-        };
-        let include_members = self.include_members && members;
-        if !self.allowlist.is_empty() || include_members {
+        let client = canonical(client);
+        let members = members.filter(|_| self.include_members);
+        if !self.allowlist.is_empty() || members.is_some() {
             let listed = self.allowlist.iter().any(|n| n.contains(&client));
-            let member = include_members
-                && node.cluster.as_ref().is_some_and(|c| {
-                    c.members
-                        .iter()
-                        .any(|m| url_hosts(&m.data.api_url).contains(&client))
-                });
+            let member = members.is_some_and(|ips| ips.contains(&client));
             if !listed && !member {
                 return Err(Denied {
                     code: 403,
@@ -118,14 +128,41 @@ impl Access {
                 .decode(b.trim())
                 .ok()
         });
-        if given.as_deref() == Some(expected.as_bytes()) {
-            Ok(())
-        } else {
-            Err(Denied {
+        match given {
+            Some(given) if same_secret(&given, expected.expose().as_bytes()) => Ok(()),
+            _ => Err(Denied {
                 code: 401,
                 reason: "not authenticated",
-            })
+            }),
         }
+    }
+}
+
+/// The rules the server checks, replaced in place on a reload: connections kept alive from
+/// before see the new credentials too.
+#[derive(Debug, Clone, Default)]
+pub struct SharedAccess(Arc<RwLock<Arc<Access>>>);
+
+impl SharedAccess {
+    pub fn replace(&self, access: Access) {
+        let mut current = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *current = Arc::new(access);
+    }
+
+    pub fn current(&self) -> Arc<Access> {
+        self.0
+            .read()
+            .map(|a| a.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+}
+
+impl From<Access> for SharedAccess {
+    fn from(access: Access) -> SharedAccess {
+        SharedAccess(Arc::new(RwLock::new(Arc::new(access))))
     }
 }
 
@@ -137,36 +174,53 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn basic(user_password: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(user_password)
+        )
+    }
+
     #[test]
     fn credentials_are_checked_after_the_allowlist() {
-        let node = NodeState::default();
         let access = Access::new(Some(("admin", "secret")), &[], false).unwrap();
-        let ok = Some("Basic YWRtaW46c2VjcmV0");
-        assert_eq!(access.check(ip("10.0.0.1"), ok, &node, true), Ok(()));
+        let ok = basic("admin:secret");
+        assert_eq!(access.check(ip("10.0.0.1"), Some(&ok), None), Ok(()));
         assert_eq!(
-            access
-                .check(ip("10.0.0.1"), None, &node, true)
-                .unwrap_err()
-                .reason,
+            access.check(ip("10.0.0.1"), None, None).unwrap_err().reason,
             "no auth header received"
         );
-        let wrong = Some("Basic YWRtaW46d3Jvbmc=");
+        let refused = Err(Denied {
+            code: 401,
+            reason: "not authenticated",
+        });
+        for wrong in [
+            "admin:wrong",
+            "admin:secre",
+            "admin:secrets",
+            "",
+            "Admin:secret",
+        ] {
+            assert_eq!(
+                access.check(ip("10.0.0.1"), Some(&basic(wrong)), None),
+                refused,
+                "{wrong}"
+            );
+        }
         assert_eq!(
-            access.check(ip("10.0.0.1"), wrong, &node, true),
-            Err(Denied {
-                code: 401,
-                reason: "not authenticated"
-            })
+            access.check(ip("10.0.0.1"), Some("Bearer YWRtaW46c2VjcmV0"), None),
+            refused
+        );
+        assert_eq!(
+            access.check(ip("10.0.0.1"), Some("Basic %%%"), None),
+            refused
         );
         let listed = Access::new(None, &["127.0.0.0/8".into(), "10.1.2.3".into()], false).unwrap();
-        assert_eq!(listed.check(ip("127.0.0.5"), None, &node, true), Ok(()));
-        assert_eq!(
-            listed.check(ip("::ffff:10.1.2.3"), None, &node, true),
-            Ok(())
-        );
+        assert_eq!(listed.check(ip("127.0.0.5"), None, None), Ok(()));
+        assert_eq!(listed.check(ip("::ffff:10.1.2.3"), None, None), Ok(()));
         assert_eq!(
             listed
-                .check(ip("10.1.2.4"), ok, &node, true)
+                .check(ip("10.1.2.4"), Some(&ok), None)
                 .unwrap_err()
                 .code,
             403
@@ -174,32 +228,70 @@ mod tests {
     }
 
     #[test]
-    fn members_hosts_are_allowed_when_asked() {
-        let mut cluster = ferroni_model::Cluster::default();
-        cluster.members.push(ferroni_model::MemberKey {
-            name: "node2".into(),
-            data: ferroni_model::Member {
-                api_url: "http://10.9.9.9:8008/patroni".into(),
-                ..Default::default()
-            },
-            version: ferroni_model::Version(1),
-            lease: None,
-        });
-        let node = NodeState {
-            cluster: Some(cluster),
-            ..NodeState::default()
-        };
+    fn the_password_is_never_shown() {
+        let access = Access::new(Some(("admin", "hunter2-secret")), &[], false).unwrap();
+        let shown = format!("{access:?} {:?}", SharedAccess::from(access.clone()));
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("********"), "{shown}");
+    }
+
+    #[test]
+    fn same_secret_compares_whole_values() {
+        assert!(same_secret(b"a:b", b"a:b"));
+        assert!(!same_secret(b"a:", b"a:b"));
+        assert!(!same_secret(b"a:bc", b"a:b"));
+        assert!(!same_secret(b"", b"a:b"));
+        assert!(same_secret(b"", b""));
+    }
+
+    /// The members rule takes addresses resolved beforehand: the check itself has no host
+    /// names to resolve, so it cannot block on DNS.
+    #[test]
+    fn members_addresses_are_allowed_when_asked() {
+        let members = [ip("10.9.9.9")];
         let access = Access::new(None, &[], true).unwrap();
-        assert_eq!(access.check(ip("10.9.9.9"), None, &node, true), Ok(()));
+        assert_eq!(access.check(ip("10.9.9.9"), None, Some(&members)), Ok(()));
         assert_eq!(
             access
-                .check(ip("10.9.9.8"), None, &node, true)
+                .check(ip("10.9.9.8"), None, Some(&members))
                 .unwrap_err()
                 .code,
             403
         );
         // /failsafe skips the members rule (the allowlist is empty, so anyone).
-        assert_eq!(access.check(ip("10.9.9.8"), None, &node, false), Ok(()));
+        assert_eq!(access.check(ip("10.9.9.8"), None, None), Ok(()));
+        // Without allowlist_include_members the members' addresses mean nothing.
+        let open = Access::new(None, &[], false).unwrap();
+        assert_eq!(open.check(ip("10.9.9.8"), None, Some(&members)), Ok(()));
+        let strict = Access::new(None, &["10.0.0.1".into()], false).unwrap();
+        assert_eq!(
+            strict
+                .check(ip("10.9.9.9"), None, Some(&members))
+                .unwrap_err()
+                .code,
+            403
+        );
         assert!(Access::new(None, &["no-such-host.invalid".into()], false).is_err());
+    }
+
+    #[test]
+    fn shared_rules_are_replaced_in_place() {
+        let shared = SharedAccess::from(Access::default());
+        let seen_by_a_connection = shared.clone();
+        shared.replace(Access::new(None, &["10.0.0.1".into()], false).unwrap());
+        assert!(
+            seen_by_a_connection
+                .current()
+                .check(ip("10.0.0.2"), None, None)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn url_hosts() {
+        assert_eq!(url_host("http://10.0.0.1:8008/patroni"), "10.0.0.1");
+        assert_eq!(url_host("https://[::1]:8008/patroni"), "::1");
+        assert_eq!(url_host("http://node1.example:8008"), "node1.example");
+        assert_eq!(url_host("node1"), "node1");
     }
 }

@@ -8,6 +8,7 @@
 //! - [`json`]: Python's `json.dumps` separators.
 //! - [`metrics`]: `/metrics` with Patroni's metric names.
 //! - [`access`]: the allowlist and Basic authentication of mutating requests.
+//! - [`members`]: the members' API addresses, resolved off the request path.
 //! - [`control`]: the typed requests the API hands to the agent, and its replies.
 //! - [`requests`]: the mutating endpoints — parsing and checks with Patroni's codes.
 //! - [`tls`]: HTTPS with rustls.
@@ -18,6 +19,7 @@ pub mod cluster_view;
 pub mod control;
 pub mod health;
 pub mod json;
+pub mod members;
 pub mod metrics;
 pub mod requests;
 pub mod server;
@@ -25,7 +27,7 @@ pub mod state;
 pub mod status;
 pub mod tls;
 
-pub use access::Access;
+pub use access::{Access, SharedAccess};
 pub use control::{Command, Commands, Control, FailsafeCall, FailsafeCalls, Reply, RestartRequest};
 pub use server::{Api, Tls, bind, extra_headers, serve};
 pub use state::{NodeState, PgStatus, ReplicationRow};

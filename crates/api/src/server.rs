@@ -5,10 +5,11 @@
 //! A slow or broken client costs one task and nothing else: request headers must arrive within
 //! 10 s, a body within 10 s and under 1 MiB, a TLS handshake within 10 s.
 
-use crate::access::Access;
+use crate::access::SharedAccess;
 use crate::cluster_view::{cluster_body, config_body, history_body};
 use crate::control::{Command, Control, Reply};
 use crate::health::{Method, status_code};
+use crate::members::MemberAddresses;
 use crate::requests::{self, Body};
 use crate::state::NodeState;
 use crate::status::status_json;
@@ -57,7 +58,8 @@ pub const MUTATING: &[(&str, &str)] = &[
 pub struct Api {
     pub state: watch::Receiver<Arc<NodeState>>,
     pub control: Control,
-    pub access: Access,
+    /// Replaced in place when the configuration is reloaded.
+    pub access: SharedAccess,
     /// `http_extra_headers`, and `https_extra_headers` too when serving TLS.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Where failsafe calls are recorded for the agent.
@@ -158,7 +160,18 @@ async fn read_body(body: Incoming) -> Result<Bytes, Reply> {
     }
 }
 
-async fn handle(api: Arc<Api>, peer: Peer, request: Request<Incoming>) -> Response<Full<Bytes>> {
+/// An [`Api`] being served, with what the server keeps up to date for it.
+struct Served {
+    api: Api,
+    members: MemberAddresses,
+}
+
+async fn handle(
+    served: Arc<Served>,
+    peer: Peer,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let api = &served.api;
     let path = request.uri().path().trim_start_matches('/').to_string();
     let query = request.uri().query().unwrap_or("").to_string();
     let node = api.state.borrow().clone();
@@ -191,11 +204,11 @@ async fn handle(api: Arc<Api>, peer: Peer, request: Request<Incoming>) -> Respon
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if let Err(denied) = api.access.check(
+    let members = (first != "failsafe").then(|| served.members.current());
+    if let Err(denied) = api.access.current().check(
         peer.addr.ip(),
         authorization.as_deref(),
-        &node,
-        first != "failsafe",
+        members.as_deref().map(Vec::as_slice),
     ) {
         let mut r = reply(Reply::text(denied.code, denied.reason));
         if denied.code == 401 {
@@ -234,7 +247,8 @@ async fn handle(api: Arc<Api>, peer: Peer, request: Request<Incoming>) -> Respon
 
 /// Serves the API on `listener` until the task is dropped. Each connection is its own task.
 pub async fn serve(listener: TcpListener, api: Api, tls: Option<Tls>) -> std::io::Result<()> {
-    let api = Arc::new(api);
+    let members = MemberAddresses::follow(api.state.clone(), api.access.clone());
+    let api = Arc::new(Served { api, members });
     let tls = tls.map(Arc::new);
     loop {
         let (stream, addr) = match listener.accept().await {
@@ -277,7 +291,7 @@ pub async fn serve(listener: TcpListener, api: Api, tls: Option<Tls>) -> std::io
 }
 
 /// Answers the requests of one connection (keep-alive) until the client closes it.
-async fn serve_connection<I>(io: I, api: Arc<Api>, peer: Peer)
+async fn serve_connection<I>(io: I, api: Arc<Served>, peer: Peer)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -285,7 +299,7 @@ where
         let api = api.clone();
         async move {
             let mut response = handle(api.clone(), peer, request).await;
-            for (name, value) in &api.headers {
+            for (name, value) in &api.api.headers {
                 response.headers_mut().insert(name.clone(), value.clone());
             }
             Ok::<_, std::convert::Infallible>(response)

@@ -30,7 +30,7 @@ async fn start(access: Access, headers: BTreeMap<String, String>, tls: Option<Tl
     let api = Api {
         state,
         control,
-        access,
+        access: access.into(),
         headers: extra_headers(&headers).unwrap(),
         failsafe: Default::default(),
     };
