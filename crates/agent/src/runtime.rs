@@ -331,6 +331,14 @@ impl Runtime {
                 for w in warnings {
                     tracing::warn!("{w}");
                 }
+                let not_acted_on = ferroni_config::unimplemented::new_dynamic_warnings(
+                    &self.dynamic.raw,
+                    &config.value,
+                    "config",
+                );
+                for w in not_acted_on {
+                    tracing::warn!("{w}");
+                }
                 self.dynamic = dynamic;
                 true
             }

@@ -207,3 +207,87 @@ fn a_wrong_config_exits_1_with_the_key_named() {
         text(&out.stderr)
     );
 }
+
+/// Every key path of a YAML tree, sections included.
+fn key_paths(tree: &serde_json::Value, prefix: &str, out: &mut Vec<(String, serde_json::Value)>) {
+    if let serde_json::Value::Object(map) = tree {
+        for (k, v) in map {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            out.push((path.clone(), v.clone()));
+            key_paths(v, &path, out);
+        }
+    }
+}
+
+#[test]
+fn validate_config_names_every_key_it_does_not_act_on_once() {
+    use ferroni_config::unimplemented::{DYNAMIC, LOCAL, Status, classify};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/configs");
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() >= 6, "{fixtures:?}");
+    let mut named = Vec::new();
+    for path in &fixtures {
+        let source = std::fs::read_to_string(path).unwrap();
+        let (tree, _) = ferroni_config::yaml::parse(&source).unwrap();
+        let out = ferroni(&["--validate-config", path.to_str().unwrap()]);
+        let err = text(&out.stderr);
+        let mut keys = Vec::new();
+        key_paths(&tree, "", &mut keys);
+        // Every key the file sets, walked from the file itself; the table says what it is.
+        for (key, value) in keys.iter().filter(|(_, v)| !v.is_null()) {
+            let (table, relative) = match key.strip_prefix("bootstrap.dcs.") {
+                Some(rest) => (DYNAMIC, rest),
+                None => (LOCAL, key.as_str()),
+            };
+            let Some(row) = classify(table, relative) else {
+                continue;
+            };
+            if row.path.split('.').count() != relative.split('.').count() {
+                continue; // below a classified key: that key is the one named
+            }
+            let (warns, reason) = match row.status {
+                Status::Ignored(reason) => (true, reason),
+                Status::IgnoredUnless(harmless, _, reason) => {
+                    (!harmless(key, value, &tree), reason)
+                }
+                Status::Honoured | Status::Moot(_) => continue,
+            };
+            let line = format!("WARNING: {key}: {reason}");
+            let lines = err.lines().filter(|l| l.ends_with(&line)).count();
+            assert_eq!(
+                lines,
+                usize::from(warns),
+                "{}: {key} should be named {} time(s):\n{err}",
+                path.display(),
+                usize::from(warns)
+            );
+            if warns {
+                named.push(format!(
+                    "{}:{key}",
+                    path.file_name().unwrap().to_string_lossy()
+                ));
+            }
+        }
+    }
+    // What the field configurations rely on without Ferroni acting on it yet.
+    for expected in [
+        "loxodata-etcd3-pgbackrest.yml:postgresql.create_replica_methods",
+        "loxodata-etcd3-pgbackrest.yml:log.dateformat",
+        "loxodata-etcd3-pgbackrest.yml:log.loggers",
+        "loxodata-etcd3-pgbackrest.yml:bootstrap.dcs.postgresql.recovery_conf",
+    ] {
+        assert!(
+            named.iter().any(|n| n == expected),
+            "{expected} not named: {named:?}"
+        );
+    }
+}

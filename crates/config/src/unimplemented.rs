@@ -601,6 +601,20 @@ pub fn dynamic_warnings(config: &Map<String, Value>, prefix: &str) -> Vec<String
     warnings_of(DYNAMIC, &tree, prefix, &Value::Null)
 }
 
+/// The warnings of [`dynamic_warnings`] for `after` that `before` did not already give: what a
+/// change of the DCS `/config` newly sets, so each key is named once, not on every change.
+pub fn new_dynamic_warnings(
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+    prefix: &str,
+) -> Vec<String> {
+    let said = dynamic_warnings(before, prefix);
+    dynamic_warnings(after, prefix)
+        .into_iter()
+        .filter(|w| !said.contains(w))
+        .collect()
+}
+
 /// The Markdown table of the keys that are read but not acted on (docs/configuration.md).
 pub fn markdown() -> String {
     let mut out = String::from("| Key | What Ferroni does |\n|---|---|\n");

@@ -205,6 +205,21 @@ fn dynamic_keys_warn_with_where_they_come_from() {
 }
 
 #[test]
+fn a_dynamic_change_names_only_what_it_newly_sets() {
+    let map = |v: Value| v.as_object().cloned().expect("a mapping");
+    let before = map(json!({"slots": {"a": {"type": "physical"}}, "ttl": 30}));
+    let after =
+        map(json!({"slots": {"b": {"type": "physical"}}, "ttl": 30, "synchronous_mode": true}));
+    let w = new_dynamic_warnings(&before, &after, "config");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("config.synchronous_mode: synchronous replication"),
+        "{w:?}"
+    );
+    assert!(new_dynamic_warnings(&after, &after, "config").is_empty());
+}
+
+#[test]
 fn docs_list_the_keys_that_are_not_honoured() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
     let doc = std::fs::read_to_string(path).expect("docs/configuration.md");
