@@ -8,9 +8,9 @@ use crate::local::PgError;
 use ferroni_config::Secret;
 use openssl::pkey::PKey;
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+use openssl::x509::X509;
 use openssl::x509::store::{X509Lookup, X509StoreBuilder};
 use openssl::x509::verify::X509VerifyFlags;
-use openssl::x509::X509;
 use postgres_openssl::MakeTlsConnector;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -277,12 +277,8 @@ fn tls_error(what: &str, path: &str) -> impl FnOnce(openssl::error::ErrorStack) 
 }
 
 fn read(what: &str, path: &Path) -> Result<Vec<u8>, PgError> {
-    std::fs::read(path).map_err(|e| {
-        PgError::Sql(format!(
-            "could not read {what} \"{}\": {e}",
-            path.display()
-        ))
-    })
+    std::fs::read(path)
+        .map_err(|e| PgError::Sql(format!("could not read {what} \"{}\": {e}", path.display())))
 }
 
 /// The TLS side of a connection, as libpq sets it up for `mode`: the server certificate is
@@ -309,7 +305,9 @@ fn tls_connector(o: &LibpqOptions, mode: Mode) -> Result<MakeTlsConnector, PgErr
         if path.exists() {
             let pem = read("root certificate file", path)?;
             let text = path.display().to_string();
-            for cert in X509::stack_from_pem(&pem).map_err(tls_error("root certificate file", &text))? {
+            for cert in
+                X509::stack_from_pem(&pem).map_err(tls_error("root certificate file", &text))?
+            {
                 store.add_cert(cert).map_err(stack)?;
             }
             verify = true;

@@ -38,8 +38,8 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PgError {
     }
 }
 
-pub use crate::connect::{Credentials, Endpoint, LibpqOptions};
 use crate::connect::Target;
+pub use crate::connect::{Credentials, Endpoint, LibpqOptions};
 
 /// Everything the local server needs from the configuration.
 #[derive(Debug, Clone, Default)]
