@@ -329,6 +329,24 @@ async fn configuration_restart_reload_and_reinitialize_through_the_rest_api() {
     )
     .await;
     assert_eq!(code, 400);
+    // A value the agents cannot read is refused by name, merged or replacing, and not written.
+    for method in ["PATCH", "PUT"] {
+        let (code, text) = call(
+            method,
+            &url(&cluster, r, "config"),
+            Some(r#"{"ttl": "abc"}"#),
+            Some(AUTH),
+        )
+        .await;
+        assert_eq!(code, 400, "{method}: {text}");
+        assert!(
+            text.contains("ttl: 'abc' is not an integer"),
+            "{method}: {text}"
+        );
+    }
+    let (_, text) = call("GET", &url(&cluster, r, "config"), None, None).await;
+    let config: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(config["ttl"], 20, "{text}");
 
     // A parameter that needs a restart: pending everywhere, restart_pending restarts a replica.
     let patch = r#"{"postgresql": {"parameters": {"max_connections": 60, "work_mem": null}}}"#;

@@ -6,6 +6,7 @@
 //! - [`env`]: the `PATRONI_*` overlay.
 //! - [`load`]: file, directory, `PATRONI_CONFIGURATION` or environment → [`Loaded`].
 //! - [`schema`], [`postgresql`], [`bootstrap`], [`dcs_sections`]: the typed local configuration.
+//! - [`change`]: a proposed dynamic configuration judged before it is written.
 //! - [`dynamic`]: the cluster-wide settings (`ttl`, `loop_wait`, …) and Patroni's timing rules.
 //! - [`validate`]: the rules, and warnings for unknown or misplaced keys.
 //! - [`secret`]: passwords that never print.
@@ -14,6 +15,7 @@
 //! - [`flex`]: lenient scalar readers (numbers and booleans written as strings, host lists).
 
 pub mod bootstrap;
+pub mod change;
 pub mod dcs_sections;
 pub mod diagnostics;
 pub mod dynamic;

@@ -191,13 +191,21 @@ pub async fn edit_config(ctx: &Ctx, name: Option<&str>, options: EditOptions) ->
     if !options.quiet {
         print!("{}", unified_diff(&before, &after_text));
     }
-    // Patroni writes whatever was asked, even a ttl its agents cannot use; refuse that here.
-    if let Err(issues) = ferroni_config::DynamicConfig::from_map(&after, "config") {
-        let reasons: Vec<String> = issues.iter().map(ToString::to_string).collect();
-        return fail(format!(
-            "Invalid configuration, not changed: {}",
-            reasons.join("; ")
-        ));
+    // Patroni writes whatever was asked, even a ttl its agents cannot use; refuse that here, and
+    // say what the agents will make of the rest before it is written.
+    match ferroni_config::change::review(Some(&config.value), &after) {
+        Err(issues) => {
+            let reasons: Vec<String> = issues.iter().map(ToString::to_string).collect();
+            return fail(format!(
+                "Invalid configuration, not changed: {}",
+                reasons.join("; ")
+            ));
+        }
+        Ok(verdict) => {
+            for note in verdict.notes {
+                eprintln!("Warning: {note}");
+            }
+        }
     }
     if !options.force && !confirm("Apply these changes?")? {
         return Ok(());

@@ -223,9 +223,23 @@ async fn configuration_maintenance_and_removal() {
         err.starts_with("Error: Invalid configuration, not changed"),
         "{err}"
     );
+    // A timing the agents would adjust is announced, with what they will apply, before the
+    // question (declined here).
+    let (code, out, err) = ctl(&cluster, &["edit-config", "-s", "loop_wait=100"], "n\n");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(
+            "Warning: Violated the rule \"loop_wait + 2*retry_timeout <= ttl\", where ttl=25"
+        ) && err.contains("Adjusting loop_wait from 100 to")
+            && err.contains("Warning: the agents will apply ttl=25, loop_wait="),
+        "{err}"
+    );
     let (code, out, _) = ctl(&cluster, &["show-config"], "");
     assert_eq!(code, 0);
-    assert!(out.contains("ttl: 25\n"), "{out}");
+    assert!(
+        out.contains("ttl: 25\n") && !out.contains("loop_wait: 100"),
+        "{out}"
+    );
 
     // A parameter that needs a restart, then restart --pending.
     let (code, out, err) = ctl(

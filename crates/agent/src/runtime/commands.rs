@@ -68,6 +68,33 @@ pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) 
     changed
 }
 
+/// The shared check of a dynamic configuration about to be written: a value the agents cannot
+/// read is refused naming the key (Patroni writes it, and its agents then fail on it); what they
+/// will adjust or not act on yet is logged before the write.
+fn judged(
+    current: Option<&Map<String, Value>>,
+    proposed: &Map<String, Value>,
+) -> Result<(), Reply> {
+    match ferroni_config::change::review(current, proposed) {
+        Ok(verdict) => {
+            for note in verdict.notes {
+                tracing::warn!("/config: {note}");
+            }
+            Ok(())
+        }
+        Err(issues) => {
+            let reasons: Vec<String> = issues.iter().map(ToString::to_string).collect();
+            Err(Reply::text(
+                400,
+                format!(
+                    "Bad Request: invalid configuration, not changed: {}",
+                    reasons.join("; ")
+                ),
+            ))
+        }
+    }
+}
+
 /// Patroni's `version_to_int` of the running server (`150018`) against a requested `15.2`.
 fn newer_version_requested(requested: &str, running: Option<u32>) -> bool {
     match (ferroni_api::requests::version_number(requested), running) {
@@ -208,9 +235,13 @@ impl Runtime {
                 ferroni_api::json::python_json(&Value::Object(data.clone())),
             )
         };
+        let current = cluster.config.as_ref().map(|c| &c.value);
         if replace {
-            if cluster.config.as_ref().is_some_and(|c| c.value == body) {
+            if current.is_some_and(|c| *c == body) {
                 return shown(&body);
+            }
+            if let Err(refusal) = judged(current, &body) {
+                return refusal;
             }
             return match self.dcs.set_config(&body, None).await {
                 Ok(_) => shown(&body),
@@ -225,6 +256,9 @@ impl Runtime {
         };
         let mut data = config.value.clone();
         if merge_patch(&mut data, &body) {
+            if let Err(refusal) = judged(current, &data) {
+                return refusal;
+            }
             match self.dcs.set_config(&data, Some(config.version)).await {
                 Ok(_) => {}
                 Err(DcsError::Conflict(_)) => {
