@@ -3,6 +3,7 @@
 
 use crate::control::{Command, Control, FailsafeCall, FailsafeCalls, Reply, RestartRequest};
 use crate::state::NodeState;
+use ferroni_config::flex::seconds;
 use ferroni_model::{Cluster, Failover};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -312,31 +313,6 @@ pub fn version_number(text: &str) -> Option<u32> {
     match parts.as_slice() {
         [major, minor] if *major >= 10 => Some(major * 10_000 + minor),
         [major, minor, patch] if *major < 10 => Some(major * 10_000 + minor * 100 + patch),
-        _ => None,
-    }
-}
-
-/// Seconds from `30`, `"30"`, `"30s"`, `"2min"`.
-fn seconds(value: &Value) -> Option<i64> {
-    match value {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => {
-            let s = s.trim();
-            let split = s
-                .find(|c: char| !c.is_ascii_digit() && c != '-')
-                .unwrap_or(s.len());
-            let (n, unit) = s.split_at(split);
-            let n: i64 = n.parse().ok()?;
-            let factor = match unit.trim() {
-                "" | "s" => 1,
-                "min" => 60,
-                "h" => 3600,
-                "d" => 86_400,
-                "ms" => return Some(n / 1000),
-                _ => return None,
-            };
-            n.checked_mul(factor)
-        }
         _ => None,
     }
 }

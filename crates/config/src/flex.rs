@@ -14,6 +14,31 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// Seconds from `30`, `"30"`, `"30s"`, `"2min"` (Patroni's durations with a unit).
+pub fn seconds(value: &serde_json::Value) -> Option<i64> {
+    match value {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            let split = s
+                .find(|c: char| !c.is_ascii_digit() && c != '-')
+                .unwrap_or(s.len());
+            let (n, unit) = s.split_at(split);
+            let n: i64 = n.parse().ok()?;
+            let factor = match unit.trim() {
+                "" | "s" => 1,
+                "min" => 60,
+                "h" => 3600,
+                "d" => 86_400,
+                "ms" => return Some(n / 1000),
+                _ => return None,
+            };
+            n.checked_mul(factor)
+        }
+        _ => None,
+    }
+}
+
 struct IntVisitor;
 
 impl Visitor<'_> for IntVisitor {

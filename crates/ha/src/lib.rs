@@ -11,6 +11,7 @@
 //! - [`long_action`]: a long task is running (§e.2 step 5) or just finished.
 //! - [`manual`]: a requested switchover/failover seen by the leader; scheduled actions (§e.8).
 //! - [`dcs_error`]: the DCS did not answer (§e.9).
+//! - [`status`]: the leader's `/status` key (its WAL position, slots and retained member slots).
 //!
 //! The order of [`decide`] is Patroni's `_run_cycle` (§e.2).
 
@@ -25,6 +26,7 @@ pub mod long_action;
 pub mod manual;
 pub mod output;
 pub mod recovery;
+pub mod status;
 
 pub use input::*;
 pub use output::{Action, Decision, DemoteMode};

@@ -81,6 +81,8 @@ pub struct Observation {
     pub receive_lsn: Option<u64>,
     pub replay_lsn: Option<u64>,
     pub slots: Vec<String>,
+    /// The `restart_lsn` of each physical slot that has one, in `pg_replication_slots` order.
+    pub slot_lsns: Vec<(String, u64)>,
     /// `2026-11-23 17:14:07.391574+00:00`, as Patroni prints it.
     pub postmaster_start_time: Option<String>,
     pub server_version: Option<u32>,
@@ -840,6 +842,17 @@ fn observation(row: &tokio_postgres::Row) -> Option<Observation> {
         receive_lsn: receive,
         replay_lsn: replay,
         slots,
+        slot_lsns: row
+            .try_get::<_, Option<String>>("slot_lsns")
+            .ok()
+            .flatten()
+            .and_then(|text| serde_json::from_str::<serde_json::Map<_, _>>(&text).ok())
+            .map(|m| {
+                m.into_iter()
+                    .filter_map(|(name, lsn)| Some((name, lsn.as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
         postmaster_start_time: row
             .try_get::<_, Option<String>>("postmaster_start_time")
             .ok()

@@ -15,6 +15,8 @@ pub const OBSERVE: &str = "SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
      pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(), '0/0')::bigint AS receive_lsn, \
      pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_replay_lsn(), '0/0')::bigint AS replay_lsn, \
      (SELECT pg_catalog.string_agg(slot_name, ',') FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical') AS slots, \
+     (SELECT pg_catalog.json_object_agg(slot_name, pg_catalog.pg_wal_lsn_diff(restart_lsn, '0/0')::bigint)::text \
+        FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' AND restart_lsn IS NOT NULL) AS slot_lsns, \
      pg_catalog.to_char(pg_catalog.pg_postmaster_start_time() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00' AS postmaster_start_time, \
      pg_catalog.current_setting('server_version_num')::int AS server_version, \
      (SELECT pg_catalog.json_object_agg(s.name, pg_catalog.json_build_object('old_value', s.setting, 'new_value', f.setting) ORDER BY s.name)::text \
