@@ -13,7 +13,7 @@ use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, LeaseKeepAliveStream,
     LeaseKeeper, PutOptions, Txn, TxnOp,
 };
-use ferroni_model::{Cluster, KeyLayout, Member, RawKv, Version};
+use ferroni_model::{Cluster, KeyLayout, Member, RawKv, Status, Version};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, watch};
@@ -264,6 +264,15 @@ impl Etcd3 {
     }
 
     /// Writes a plain key unless the cache shows it already holds `value`.
+    /// The condition of the lock operations: the leader key holds this member's name.
+    fn leader_is_mine(&self) -> Compare {
+        Compare::value(
+            self.settings.layout.leader(),
+            CompareOp::Equal,
+            self.settings.name.as_str(),
+        )
+    }
+
     async fn put_if_changed(&self, key: &str, value: &str) -> Result<(), DcsError> {
         if self.cache.get(key).is_some_and(|kv| kv.value == value) {
             return Ok(());
@@ -360,11 +369,7 @@ impl Dcs for Etcd3 {
         // Ours on an older lease (re-granted after expiry) or cache not ready: move it to this
         // lease only while the value is still our name.
         let txn = Txn::new()
-            .when([Compare::value(
-                key.as_str(),
-                CompareOp::Equal,
-                self.settings.name.as_str(),
-            )])
+            .when([self.leader_is_mine()])
             .and_then([TxnOp::put(
                 key.as_str(),
                 self.settings.name.as_str(),
@@ -376,12 +381,17 @@ impl Dcs for Etcd3 {
     async fn delete_leader(&self) -> Result<bool, DcsError> {
         let key = self.settings.layout.leader();
         let txn = Txn::new()
-            .when([Compare::value(
-                key.as_str(),
-                CompareOp::Equal,
-                self.settings.name.as_str(),
-            )])
+            .when([self.leader_is_mine()])
             .and_then([TxnOp::delete(key.as_str(), None)]);
+        Ok(self.txn(txn).await?.succeeded())
+    }
+
+    async fn release_leader(&self, status: &Status) -> Result<bool, DcsError> {
+        let key = self.settings.layout.leader();
+        let txn = Txn::new().when([self.leader_is_mine()]).and_then([
+            TxnOp::put(self.settings.layout.status(), status.encode(), None),
+            TxnOp::delete(key.as_str(), None),
+        ]);
         Ok(self.txn(txn).await?.succeeded())
     }
 

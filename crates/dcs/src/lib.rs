@@ -45,6 +45,15 @@ pub trait Dcs: Send + Sync {
     /// Releases the leader lock if it is this member's; `false` when it was not.
     async fn delete_leader(&self) -> Result<bool, DcsError>;
 
+    /// Releases the leader lock if it is this member's, leaving `status` (the position it stopped
+    /// at) for the members that race next: Patroni's `delete_leader(last_lsn)`. `false` when the
+    /// lock was not ours. Here, as in Patroni, two requests; etcd3 and the in-memory DCS write
+    /// the status only while the lock is still this member's, in one step.
+    async fn release_leader(&self, status: &Status) -> Result<bool, DcsError> {
+        self.set_status(status).await?;
+        self.delete_leader().await
+    }
+
     /// Publishes this member's key, bound to its lease/TTL.
     async fn touch_member(&self, member: &Member) -> Result<(), DcsError>;
 
@@ -107,7 +116,7 @@ pub trait Dcs: Send + Sync {
             .await
     }
 
-    /// Writes `status`.
+    /// Writes `status` (no lease: it outlives the leader that wrote it).
     async fn set_status(&self, status: &Status) -> Result<(), DcsError> {
         self.write_if_changed(&self.layout().status(), &status.encode())
             .await

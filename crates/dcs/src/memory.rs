@@ -4,7 +4,7 @@
 
 use crate::{Dcs, DcsError, DcsSettings};
 use async_trait::async_trait;
-use ferroni_model::{Cluster, KeyLayout, Member, RawKv, Version};
+use ferroni_model::{Cluster, KeyLayout, Member, RawKv, Status, Version};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -228,6 +228,20 @@ impl Dcs for MemoryDcs {
         }
     }
 
+    async fn release_leader(&self, status: &Status) -> Result<bool, DcsError> {
+        let key = self.settings.layout.leader();
+        let mut state = self.store.lock();
+        match state.keys.get(&key) {
+            Some(e) if e.value == self.settings.name => {
+                let status_key = self.settings.layout.status();
+                self.store
+                    .put(&mut state, &status_key, &status.encode(), None);
+                Ok(self.store.delete(&mut state, &key))
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn touch_member(&self, member: &Member) -> Result<(), DcsError> {
         let key = self.settings.layout.member(&self.settings.name);
         let mut state = self.store.lock();
@@ -324,6 +338,27 @@ mod tests {
         assert!(!a.update_leader().await.unwrap());
         assert!(!a.delete_leader().await.unwrap());
         assert_eq!(b.get_cluster().await.unwrap().leader_name(), Some("b"));
+    }
+
+    #[tokio::test]
+    async fn the_status_outlives_the_leader_and_only_the_holder_releases_with_one() {
+        let clock = Arc::new(ManualClock::default());
+        let store = MemoryStore::new(clock.clone());
+        let (a, b) = (agent(&store, "a"), agent(&store, "b"));
+        let status = |optime| Status {
+            optime,
+            ..Status::default()
+        };
+        assert!(a.attempt_to_acquire_leader().await.unwrap());
+        a.set_status(&status(10)).await.unwrap();
+        assert!(!b.release_leader(&status(5)).await.unwrap());
+        assert_eq!(b.get_cluster().await.unwrap().status, Some(status(10)));
+        assert!(a.release_leader(&status(20)).await.unwrap());
+        clock.advance(Duration::from_secs(3600));
+        let c = b.get_cluster().await.unwrap();
+        assert_eq!(c.leader_name(), None);
+        assert_eq!(c.status, Some(status(20)));
+        assert!(!a.release_leader(&status(30)).await.unwrap());
     }
 
     #[tokio::test]

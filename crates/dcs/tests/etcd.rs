@@ -413,6 +413,89 @@ async fn etcd2_watch_wakes_an_idle_agent_within_100ms_of_leader_deletion() {
     assert!(watch_latency(Api::V2).await < Duration::from_millis(100));
 }
 
+/// The raw `status` key: its bytes, and whether it is bound to a lease (etcd3) or a TTL (etcd2).
+async fn raw_status(api: Api, endpoint: &str) -> Option<(String, bool)> {
+    let key = "/service/contract/status";
+    match api {
+        Api::V3 => {
+            let mut raw = etcd_client::Client::connect([endpoint], None).await.ok()?;
+            let response = raw.get(key, None).await.ok()?;
+            let kv = response.kvs().first()?;
+            Some((kv.value_str().ok()?.to_string(), kv.lease() != 0))
+        }
+        Api::V2 => {
+            let text = reqwest::get(format!("http://{endpoint}/v2/keys{key}"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            let body: serde_json::Value = serde_json::from_str(&text).ok()?;
+            let node = &body["node"];
+            Some((
+                node["value"].as_str()?.to_string(),
+                node.get("ttl").is_some(),
+            ))
+        }
+    }
+}
+
+/// `status` is written as Patroni writes it, without a lease, and survives the leader; releasing
+/// the lock leaves the given status; a member that does not hold the lock releases nothing (and,
+/// on etcd3, where it is one transaction, writes no status either).
+async fn status_and_release(api: Api) {
+    let kit = Kit::new("dcs-status").unwrap();
+    let etcd = Etcd::start(&kit).unwrap();
+    let ttl = Duration::from_secs(2);
+    let a = client(api, &[etcd.endpoint()], settings("node1", ttl, ttl)).await;
+    let b = client(api, &[etcd.endpoint()], settings("node2", ttl, ttl)).await;
+    let captured = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/patroni-4.1.5/dcs/etcd3/healthy/status"
+    ));
+    let written = Status::decode(captured).unwrap();
+    assert!(a.attempt_to_acquire_leader().await.unwrap());
+    a.set_status(&written).await.unwrap();
+    assert_eq!(
+        raw_status(api, &etcd.endpoint()).await,
+        Some((captured.to_string(), false)),
+        "{api:?}: Patroni's bytes, no lease"
+    );
+    let stale = Status {
+        optime: 1,
+        ..Status::default()
+    };
+    assert!(!b.release_leader(&stale).await.unwrap());
+    if matches!(api, Api::V3) {
+        assert_eq!(
+            raw_status(api, &etcd.endpoint()).await.map(|r| r.0),
+            Some(captured.to_string())
+        );
+    }
+    let last = Status {
+        optime: written.optime + 96,
+        ..written.clone()
+    };
+    assert!(a.release_leader(&last).await.unwrap());
+    let c = cluster_until(b.as_ref(), "the lock released", |c| c.leader.is_none()).await;
+    assert_eq!(c.status.as_ref(), Some(&last));
+    assert!(!a.release_leader(&last).await.unwrap());
+    assert_eq!(
+        raw_status(api, &etcd.endpoint()).await,
+        Some((last.encode(), false))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn etcd3_status_is_kept_without_lease_and_released_with_the_lock() {
+    status_and_release(Api::V3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn etcd2_status_is_kept_without_ttl_and_released_with_the_lock() {
+    status_and_release(Api::V2).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn etcd3_an_unchanged_member_key_is_not_rewritten_and_malformed_values_are_skipped() {
     let kit = Kit::new("dcs-touch").unwrap();
