@@ -3,6 +3,7 @@
 
 mod commands;
 mod failsafe;
+mod status;
 
 use crate::member;
 use crate::settings;
@@ -17,7 +18,7 @@ use ferroni_ha::{
     Millis, PeerReport, PgState, PgView, Running, TaskKind, decide,
 };
 use ferroni_model::member::host_port;
-use ferroni_model::{Cluster, History, HistoryEntry};
+use ferroni_model::{Cluster, History, HistoryEntry, parse_lsn};
 use ferroni_pg::local::{DataDirState, LocalPostgres, Observation, Recovery, StopMode, Upstream};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
@@ -79,6 +80,8 @@ pub struct Runtime {
     fence_ttl: u64,
     /// Unix time of the last successful DCS read.
     dcs_last_seen: u64,
+    /// The leader's `/status` between cycles.
+    status_key: status::StatusKeeper,
 }
 
 /// The member a `host:port` upstream is, from its key.
@@ -93,12 +96,6 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// `X/Y` → bytes.
-fn parse_lsn(text: &str) -> Option<u64> {
-    let (hi, lo) = text.trim().split_once('/')?;
-    Some((u64::from_str_radix(hi, 16).ok()? << 32) + u64::from_str_radix(lo, 16).ok()?)
 }
 
 impl Runtime {
@@ -128,6 +125,7 @@ impl Runtime {
             peer_client = peer_client.add_root_certificate(ca);
         }
         let peer_client = peer_client.build().context("HTTP client")?;
+        let status_key = status::StatusKeeper::new(&config.name);
         Ok(Runtime {
             watchdog: crate::watchdog::Watchdog::new(&config.watchdog),
             me: settings::me(config),
@@ -156,6 +154,7 @@ impl Runtime {
             fence: None,
             lock_proven_at: None,
             fence_ttl: u64::MAX,
+            status_key,
         })
     }
 
@@ -809,7 +808,8 @@ impl Runtime {
                 }
                 self.watchdog.disable();
                 if matches!(mode, DemoteMode::Immediate | DemoteMode::Graceful) {
-                    let _ = self.dcs.delete_leader().await;
+                    let last = cluster.and_then(|c| c.status.as_ref());
+                    let _ = status::release(self.dcs.as_ref(), &pg, last).await;
                 }
                 self.upstream = None;
                 if *mode == DemoteMode::Graceful {
@@ -943,6 +943,17 @@ impl Runtime {
                 tracing::warn!("failed to update the /failsafe key: {e}");
             }
         }
+        let now = self.now();
+        self.status_key
+            .publish(
+                self.dcs.as_ref(),
+                cluster,
+                holder,
+                self.last_observation.as_ref(),
+                &self.dynamic,
+                now,
+            )
+            .await;
         if let (true, true, Some(o)) = (holder, self.dynamic.use_slots, &self.last_observation)
             && !o.in_recovery
         {
@@ -1111,7 +1122,8 @@ impl Runtime {
                 if let Ok(cluster) = self.dcs.get_cluster().await
                     && cluster.leader_name() == Some(self.me.name.as_str())
                 {
-                    match self.dcs.delete_leader().await {
+                    let last = cluster.status.as_ref();
+                    match status::release(self.dcs.as_ref(), &self.pg, last).await {
                         Ok(_) => tracing::info!("Leader key released"),
                         Err(e) => tracing::error!("could not release the leader key: {e}"),
                     }

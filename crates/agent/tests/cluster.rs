@@ -430,3 +430,151 @@ async fn a_member_whose_required_watchdog_is_missing_never_leads() {
         "node1 did not say why it does not lead"
     );
 }
+
+/// `maximum_lag_on_failover` against the leader's `/status`: a replica that stopped receiving
+/// while the leader wrote more than that much WAL is, once the leader is dead and it is the only
+/// candidate left, not promoted, and says why; its lag health check and the cluster view measure
+/// it against the same `/status` position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_too_far_behind_the_last_status_is_not_promoted() {
+    let kit = Kit::new("ha-lagging-replica").unwrap();
+    let (mut cluster, writes, leader) = up(&kit, Timings::FAST).await;
+    let (lagging, other) = match leader {
+        0 => (1, 2),
+        1 => (0, 2),
+        _ => (0, 1),
+    };
+    let name = cluster.nodes[lagging].name.clone();
+    let stop = |cluster: &mut Cluster, i: usize| {
+        cluster.nodes[i]
+            .agent
+            .as_mut()
+            .unwrap()
+            .stop(Duration::from_secs(60))
+            .unwrap();
+    };
+    // Its agent stops with its PostgreSQL: it receives nothing more.
+    stop(&mut cluster, lagging);
+    // About 5 MB of WAL, five times maximum_lag_on_failover.
+    let (client, conn) = tokio_postgres::connect(&writes, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(
+            "CREATE TABLE ballast AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 20000) g",
+        )
+        .await
+        .unwrap();
+    let behind_at: i64 = client
+        .query_one(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::bigint",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let status = wait_until_async(
+        Duration::from_secs(30),
+        "the leader's /status at the new position",
+        || async {
+            let status: Value = serde_json::from_str(dcs(&cluster).await.get("status")?).ok()?;
+            (status["optime"].as_i64()? >= behind_at).then_some(status)
+        },
+    )
+    .await
+    .unwrap();
+    eprintln!("lagging replica: leader's /status {status}");
+    let leader_name = cluster.nodes[leader].name.as_str();
+    assert_eq!(
+        status["slots"][leader_name].as_i64(),
+        status["optime"].as_i64(),
+        "the leader publishes its own position among the slots"
+    );
+    assert!(
+        status["retain_slots"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|s| s == leader_name)),
+        "{status}"
+    );
+    // The replica that is up to date leaves too; then the leader dies with its PostgreSQL.
+    stop(&mut cluster, other);
+    let postmaster = cluster.nodes[leader].postmaster_pid();
+    cluster.nodes[leader]
+        .agent
+        .as_mut()
+        .unwrap()
+        .kill9()
+        .unwrap();
+    if let Some(pid) = postmaster {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    cluster.nodes[leader].agent = None;
+    let lagging_connstr = cluster.nodes[lagging].connstr();
+    cluster.start(&kit, lagging).unwrap();
+    // Once the dead leader's lease has expired, it is the only candidate, on every cycle.
+    let reason = "following a different leader because i am not the healthiest node (My wal position exceeds maximum replication lag)";
+    wait_until_async(
+        Duration::from_secs(120),
+        "the lagging replica to refuse to promote three times",
+        || async {
+            assert!(
+                !writable(&lagging_connstr).await,
+                "{name} was promoted although it is too far behind"
+            );
+            let log = std::fs::read_to_string(kit.log_path(&name)).ok()?;
+            (log.matches(reason).count() >= 3).then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    let keys = dcs(&cluster).await;
+    assert_eq!(keys.get("leader"), None, "{keys:?}");
+    let in_recovery: bool = query_one(&lagging_connstr, "SELECT pg_is_in_recovery()")
+        .await
+        .unwrap();
+    assert!(in_recovery, "{name} is not a replica");
+    // Its own health check and cluster view measure the same lag.
+    let api = cluster.nodes[lagging].api_url();
+    let client = reqwest::Client::new();
+    let code = |query: &'static str| {
+        let (client, api) = (client.clone(), api.clone());
+        async move {
+            client
+                .get(format!("{api}/replica?lag={query}"))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .ok()
+        }
+    };
+    let lag = wait_until_async(
+        Duration::from_secs(30),
+        "its member key with its position, in its /cluster",
+        || async {
+            let text = client
+                .get(format!("{api}/cluster"))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            let view: Value = serde_json::from_str(&text).ok()?;
+            let me = view["members"]
+                .as_array()?
+                .iter()
+                .find(|m| m["name"] == name.as_str())?
+                .clone();
+            me["lag"].as_i64()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(lag > 1_048_576, "{name}'s lag in /cluster: {lag}");
+    assert_eq!(code("1048576").await, Some(503), "/replica?lag=1MB");
+    assert_eq!(code("1000000000").await, Some(200), "/replica?lag=1GB");
+}
