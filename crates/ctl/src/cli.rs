@@ -3,7 +3,7 @@
 use crate::context::{CtlError, Ctx};
 use crate::members::Format;
 use crate::prompt::Aborted;
-use crate::{actions, admin, edit, read};
+use crate::{actions, admin, deprecated, edit, read};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -30,15 +30,6 @@ fn format_arg(text: &str) -> Result<Format, String> {
     Format::parse(text)
         .ok_or_else(|| format!("'{text}' is not one of 'pretty', 'tsv', 'json', 'yaml', 'yml'"))
 }
-
-const ROLES: [&str; 6] = [
-    "leader",
-    "primary",
-    "standby-leader",
-    "replica",
-    "standby",
-    "any",
-];
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -92,7 +83,7 @@ enum Command {
         cluster_name: Option<String>,
         #[arg(long)]
         group: Option<i64>,
-        #[arg(short = 'r', long, value_parser = ROLES)]
+        #[arg(short = 'r', long, value_parser = deprecated::role_parser())]
         role: Option<String>,
         #[arg(short = 'm', long)]
         member: Option<String>,
@@ -112,6 +103,9 @@ enum Command {
         /// The name of the current leader.
         #[arg(long, alias = "primary")]
         leader: Option<String>,
+        /// `--leader`, as patronictl 3 spelled it.
+        #[arg(long, hide = true, conflicts_with = "leader")]
+        master: Option<String>,
         /// The name of the candidate.
         #[arg(long)]
         candidate: Option<String>,
@@ -129,6 +123,8 @@ enum Command {
         group: Option<i64>,
         #[arg(long, alias = "primary", hide = true)]
         leader: Option<String>,
+        #[arg(long, hide = true, conflicts_with = "leader")]
+        master: Option<String>,
         #[arg(long)]
         candidate: Option<String>,
         #[arg(long)]
@@ -140,7 +136,7 @@ enum Command {
         member_names: Vec<String>,
         #[arg(long)]
         group: Option<i64>,
-        #[arg(short = 'r', long, value_parser = ROLES, default_value = "any")]
+        #[arg(short = 'r', long, value_parser = deprecated::role_parser(), default_value = "any")]
         role: String,
         /// Restart cluster members with any role (same as --role any).
         #[arg(long)]
@@ -165,7 +161,7 @@ enum Command {
         member_names: Vec<String>,
         #[arg(long)]
         group: Option<i64>,
-        #[arg(short = 'r', long, value_parser = ROLES, default_value = "any")]
+        #[arg(short = 'r', long, value_parser = deprecated::role_parser(), default_value = "any")]
         role: String,
         #[arg(long)]
         force: bool,
@@ -238,7 +234,7 @@ enum Command {
         password: bool,
         #[arg(short = 'U', long)]
         username: Option<String>,
-        #[arg(short = 'r', long, value_parser = ROLES)]
+        #[arg(short = 'r', long, value_parser = deprecated::role_parser())]
         role: Option<String>,
         #[arg(short = 'm', long)]
         member: Option<String>,
@@ -263,7 +259,7 @@ enum Command {
         args: Vec<String>,
         #[arg(long)]
         group: Option<i64>,
-        #[arg(short = 'r', long, value_parser = ROLES, default_value = "any")]
+        #[arg(short = 'r', long, value_parser = deprecated::role_parser(), default_value = "any")]
         role: String,
         #[arg(long)]
         force: bool,
@@ -354,6 +350,7 @@ async fn dispatch(args: Args) -> Result<()> {
         Command::Switchover {
             cluster_name,
             leader,
+            master,
             candidate,
             scheduled,
             force,
@@ -363,7 +360,7 @@ async fn dispatch(args: Args) -> Result<()> {
                 &ctx,
                 "switchover",
                 cluster_name.as_deref(),
-                leader,
+                deprecated::leader(leader, master),
                 candidate,
                 scheduled,
                 force,
@@ -373,10 +370,12 @@ async fn dispatch(args: Args) -> Result<()> {
         Command::Failover {
             cluster_name,
             leader,
+            master,
             candidate,
             force,
             ..
         } => {
+            let leader = deprecated::leader(leader, master);
             let action = if leader.is_some() {
                 "switchover"
             } else {
@@ -543,6 +542,57 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn patronictl_3_spellings_are_accepted() {
+        let args = Args::try_parse_from(["ferronictl", "switchover", "--master", "n1", "--force"])
+            .unwrap();
+        assert!(
+            matches!(&args.command, Command::Switchover { master: Some(m), leader: None, .. } if m == "n1")
+        );
+        let args = Args::try_parse_from(["ferronictl", "failover", "--master", "n1"]).unwrap();
+        assert!(matches!(
+            &args.command,
+            Command::Failover {
+                master: Some(_),
+                ..
+            }
+        ));
+        for command in ["reload", "restart", "flush"] {
+            let mut argv = vec!["ferronictl", command, "demo", "-r", "master"];
+            if command == "flush" {
+                argv.push("restart");
+            }
+            let args = Args::try_parse_from(argv).unwrap();
+            let role = match &args.command {
+                Command::Reload { role, .. }
+                | Command::Restart { role, .. }
+                | Command::Flush { role, .. } => role.clone(),
+                _ => String::new(),
+            };
+            assert_eq!(role, "primary", "{command}");
+        }
+        for command in ["dsn", "query"] {
+            let args = Args::try_parse_from(["ferronictl", command, "--role", "master"]).unwrap();
+            let role = match &args.command {
+                Command::Dsn { role, .. } | Command::Query { role, .. } => role.clone(),
+                _ => None,
+            };
+            assert_eq!(role.as_deref(), Some("primary"), "{command}");
+        }
+        // Both spellings at once, an unknown role: usage errors, and `master` is not listed.
+        let both = ["ferronictl", "switchover", "--leader", "a", "--master", "b"];
+        assert!(Args::try_parse_from(both).is_err());
+        let err = Args::try_parse_from(["ferronictl", "reload", "demo", "-r", "boss"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "[possible values: leader, primary, standby-leader, replica, standby, any]"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

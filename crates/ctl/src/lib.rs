@@ -14,11 +14,13 @@
 //! - [`edit`]: `edit-config`. [`admin`]: `remove`, `query`.
 //! - [`progress`]: state changes shown while an action runs (terminal only).
 //! - [`prompt`]: click's prompts. [`cli`]: the command line.
+//! - [`deprecated`]: patronictl 3's `master` spellings, accepted with a warning.
 
 pub mod actions;
 pub mod admin;
 pub mod cli;
 pub mod context;
+pub mod deprecated;
 pub mod edit;
 pub mod members;
 pub mod output;

@@ -79,13 +79,21 @@ async fn switchover_failover_and_errors() {
     let cluster = start(&kit);
     let (leader, replicas) = settled(&cluster).await;
 
-    // With --force.
+    // With --force, and patronictl 3's --master for --leader (a warning on stderr).
     let (code, out, err) = ctl(
         &cluster,
-        &["switchover", "--candidate", &replicas[0], "--force"],
+        &[
+            "switchover",
+            "--master",
+            &leader,
+            "--candidate",
+            &replicas[0],
+            "--force",
+        ],
         "",
     );
     assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(err, format!("{}\n", ferronictl::deprecated::MASTER_OPTION));
     assert!(
         out.starts_with("Current cluster topology\n+ Cluster: test ("),
         "{out}"
@@ -285,6 +293,21 @@ async fn configuration_maintenance_and_removal() {
             "Reload request received for member {} and will be processed within 1 seconds",
             replicas[0]
         )),
+        "{out}"
+    );
+
+    // patronictl 3's role `master` is the primary, with a warning on stderr.
+    let (leader_now, _) = settled(&cluster).await;
+    let (code, out, err) = ctl(&cluster, &["reload", "test", "-r", "master", "--force"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(err, format!("{}\n", ferronictl::deprecated::MASTER_ROLE));
+    assert_eq!(
+        out.matches("Reload request received for member").count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("Reload request received for member {leader_now} ")),
         "{out}"
     );
 
