@@ -8,8 +8,9 @@ use file_rotate::{ContentLimit, FileRotate, compression::Compression, suffix::Ap
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use tracing::{Event, Level, Subscriber, field::Field};
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, format::Writer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -24,14 +25,26 @@ fn level_name(level: &Level) -> &'static str {
 }
 
 /// `log.level` to a filter; Python's FATAL and CRITICAL are above ERROR, which tracing lacks.
-fn level_filter(level: &str) -> tracing::level_filters::LevelFilter {
-    use tracing::level_filters::LevelFilter;
-    match level {
-        "DEBUG" => LevelFilter::DEBUG,
-        "WARN" | "WARNING" => LevelFilter::WARN,
-        "ERROR" | "FATAL" | "CRITICAL" => LevelFilter::ERROR,
-        _ => LevelFilter::INFO,
-    }
+fn level_filter(level: &str) -> EnvFilter {
+    EnvFilter::new(match level {
+        "DEBUG" => "debug",
+        "WARN" | "WARNING" => "warn",
+        "ERROR" | "FATAL" | "CRITICAL" => "error",
+        _ => "info",
+    })
+}
+
+/// Changes the installed logger's level (a reload with a new `log.level`).
+type SetLevel = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+
+static SET_LEVEL: OnceLock<SetLevel> = OnceLock::new();
+
+/// Applies `log.level` to the logger [`init`] installed.
+pub fn set_level(level: &str) -> Result<()> {
+    let set = SET_LEVEL
+        .get()
+        .context("the logger was installed without a level handle")?;
+    set(level_filter(level)).map_err(|e| anyhow::anyhow!("cannot change log.level: {e}"))
 }
 
 /// Collects an event's message and any other fields (`key=value`) into one line of text.
@@ -102,10 +115,21 @@ pub fn init(log: &Log) -> Result<()> {
         static_fields: log.static_fields.clone(),
     };
     let builder = tracing_subscriber::fmt()
-        .with_max_level(level_filter(&log.level))
+        .with_env_filter(level_filter(&log.level))
         .event_format(format);
+    // The writer is part of the handle's type, so each branch keeps its own.
+    macro_rules! install {
+        ($builder:expr) => {{
+            let builder = $builder.with_filter_reloading();
+            let handle = builder.reload_handle();
+            let _ = SET_LEVEL.set(Box::new(move |f| {
+                handle.reload(f).map_err(|e| e.to_string())
+            }));
+            builder.try_init()
+        }};
+    }
     match &log.dir {
-        None => builder.with_writer(std::io::stderr).try_init(),
+        None => install!(builder.with_writer(std::io::stderr)),
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create log.dir {dir}"))?;
             let file_num = usize::try_from(log.file_num.0.max(1)).unwrap_or(1);
@@ -122,7 +146,7 @@ pub fn init(log: &Log) -> Result<()> {
                 Compression::None,
                 Some(options),
             );
-            builder.with_writer(Mutex::new(writer)).try_init()
+            install!(builder.with_writer(Mutex::new(writer)))
         }
     }
     .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))

@@ -3,6 +3,8 @@
 
 mod commands;
 mod failsafe;
+mod reload;
+mod rest;
 mod status;
 
 use crate::member;
@@ -69,6 +71,8 @@ pub struct Runtime {
     failsafe_calls: ferroni_api::FailsafeCalls,
     /// For calls to the other members' REST API.
     peer_client: reqwest::Client,
+    /// The REST API server, once started.
+    rest: Option<rest::RestServer>,
     /// The frozen-agent fence (its guard process starts the first time this node leads).
     fence: Option<crate::fence::Fence>,
     /// The Linux watchdog, when `watchdog.mode` asks for it.
@@ -117,14 +121,7 @@ impl Runtime {
             .await
             .context("cannot connect to the DCS")?;
         let (control, commands) = ferroni_api::Control::channel();
-        let mut peer_client = reqwest::Client::builder();
-        if let Some(cafile) = &config.restapi.cafile {
-            let pem = std::fs::read(cafile).with_context(|| format!("restapi.cafile {cafile}"))?;
-            let ca = reqwest::Certificate::from_pem(&pem)
-                .with_context(|| format!("restapi.cafile {cafile}"))?;
-            peer_client = peer_client.add_root_certificate(ca);
-        }
-        let peer_client = peer_client.build().context("HTTP client")?;
+        let peer_client = rest::peer_client(config)?;
         let status_key = status::StatusKeeper::new(&config.name);
         Ok(Runtime {
             watchdog: crate::watchdog::Watchdog::new(&config.watchdog),
@@ -151,6 +148,7 @@ impl Runtime {
             last_failsafe: None,
             failsafe_calls: ferroni_api::FailsafeCalls::default(),
             peer_client,
+            rest: None,
             fence: None,
             lock_proven_at: None,
             fence_ttl: u64::MAX,
@@ -194,63 +192,20 @@ impl Runtime {
                 return Ok(Some(1));
             }
         }
-        let api = self.api()?;
-        let restapi = &self.loaded.config.restapi;
-        let tls = match &restapi.certfile {
-            Some(certfile) => {
-                let files = ferroni_api::tls::TlsFiles {
-                    certfile: certfile.clone(),
-                    keyfile: restapi.keyfile.clone(),
-                    cafile: restapi.cafile.clone(),
-                    verify_client: restapi.verify_client.clone(),
-                };
-                let (acceptor, verify) =
-                    ferroni_api::tls::acceptor(&files).map_err(anyhow::Error::msg)?;
-                Some(ferroni_api::Tls { acceptor, verify })
-            }
-            None => None,
-        };
-        let listen = &restapi.listen;
-        let listener = ferroni_api::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        tokio::spawn(async move {
-            if let Err(e) = ferroni_api::serve(listener, api, tls).await {
-                tracing::error!("the REST API stopped: {e}");
-            }
-        });
-        Ok(None)
-    }
-
-    /// The REST API's settings: access rules, extra headers, the channel to this loop.
-    fn api(&mut self) -> Result<ferroni_api::Api> {
-        let restapi = &self.loaded.config.restapi;
-        let credentials = restapi
-            .authentication
-            .as_ref()
-            .map(|c| (c.username.as_str(), c.password.expose()));
-        let access = ferroni_api::Access::new(
-            credentials,
-            &restapi.allowlist,
-            restapi.allowlist_include_members,
-        )
-        .map_err(anyhow::Error::msg)?;
-        let mut headers: Vec<(&String, &String)> = restapi.http_extra_headers.iter().collect();
-        if restapi.certfile.is_some() {
-            headers.extend(restapi.https_extra_headers.iter());
-        }
-        let headers = ferroni_api::extra_headers(headers).map_err(anyhow::Error::msg)?;
         let control = self
             .control
             .take()
             .context("the REST API was already started")?;
-        Ok(ferroni_api::Api {
-            state: self.state.subscribe(),
+        let restapi = &self.loaded.config.restapi;
+        let server = rest::RestServer::start(
+            restapi,
+            self.state.subscribe(),
             control,
-            access: access.into(),
-            headers,
-            failsafe: self.failsafe_calls.clone(),
-        })
+            self.failsafe_calls.clone(),
+        )
+        .await?;
+        self.rest = Some(server);
+        Ok(None)
     }
 
     /// Runs until SIGTERM/SIGINT or a fatal decision; returns the exit code.

@@ -93,17 +93,7 @@ fn index(cluster: &Cluster, name: &str) -> usize {
 }
 
 async fn show(cluster: &Cluster, i: usize, setting: &str) -> Option<String> {
-    let (client, conn) =
-        tokio_postgres::connect(&cluster.nodes[i].connstr(), tokio_postgres::NoTls)
-            .await
-            .ok()?;
-    tokio::spawn(conn);
-    client
-        .query_one(&format!("SHOW {setting}"), &[])
-        .await
-        .ok()?
-        .try_get(0)
-        .ok()
+    ferroni_testkit::probes::show(&cluster.nodes[i].connstr(), setting).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -248,6 +248,20 @@ pub async fn writable(connstr: &str) -> bool {
     )
 }
 
+/// `SHOW setting` on the PostgreSQL behind `connstr` (`None` when it does not answer).
+pub async fn show(connstr: &str, setting: &str) -> Option<String> {
+    let (client, conn) = tokio_postgres::connect(connstr, tokio_postgres::NoTls)
+        .await
+        .ok()?;
+    tokio::spawn(conn);
+    client
+        .query_one(&format!("SHOW {setting}"), &[])
+        .await
+        .ok()?
+        .try_get(0)
+        .ok()
+}
+
 /// The index of a node other than `old` whose PostgreSQL accepts writes, once one does.
 pub async fn another_primary(
     cluster: &Cluster,

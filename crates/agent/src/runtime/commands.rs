@@ -391,8 +391,8 @@ impl Runtime {
         Reply::text(200, "reinitialize started")
     }
 
-    /// Re-reads the configuration file (`POST /reload`, SIGHUP) and applies what can change
-    /// without a restart: PostgreSQL's parameters and access rules (reload), tags, logging level.
+    /// Re-reads the configuration file (`POST /reload`, SIGHUP) and applies what changed
+    /// ([`reload`](super::reload)).
     pub(super) async fn reload_config(&mut self) {
         let loaded = match ferroni_config::load(self.config_path.as_deref(), std::env::vars()) {
             Ok(l) => l,
@@ -406,9 +406,7 @@ impl Runtime {
         }
         self.me = crate::settings::me(&loaded.config);
         self.watchdog.reconfigure(&loaded.config.watchdog);
-        self.loaded = loaded;
-        tracing::info!("Reloading PostgreSQL configuration.");
-        self.apply_parameters().await;
+        self.apply_local(loaded).await;
     }
 }
 
