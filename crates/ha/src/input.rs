@@ -183,6 +183,8 @@ pub enum TaskOutcome {
     Running,
     Succeeded,
     Failed,
+    /// A user's script refused it: `pre_promote` exited non-zero, nothing was promoted.
+    Vetoed,
 }
 
 /// A long action and how it stands.
@@ -226,4 +228,7 @@ pub struct Memo {
     /// This node stopped being a primary without being rewound: its WAL may run past the point
     /// where the next leader's timeline forked off, and it cannot stream until it is rewound.
     pub diverge_check: bool,
+    /// When this node gave the lock up because its `pre_promote` script refused the promotion:
+    /// it stays out of the leader race for `ttl` from then.
+    pub pre_promote_refused_at: Option<Millis>,
 }

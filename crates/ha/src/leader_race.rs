@@ -5,6 +5,17 @@ use ferroni_model::Cluster;
 
 /// Why this node may not race, in Patroni's words; `None` when it is the healthiest.
 pub fn not_healthiest(input: &Input, cluster: &Cluster, me: &Running) -> Option<String> {
+    // A refused promotion gave the lock up: another member gets a lease's time to take over.
+    if input
+        .memo
+        .pre_promote_refused_at
+        .is_some_and(|at| input.now.saturating_sub(at) < input.config.ttl)
+    {
+        return Some(
+            "backoff: skip leader race after pre_promote script failure and releasing the lock voluntarily"
+                .into(),
+        );
+    }
     if input.me.nofailover {
         return Some("I am not allowed to promote".into());
     }

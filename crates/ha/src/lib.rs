@@ -11,11 +11,13 @@
 //! - [`long_action`]: a long task is running (§e.2 step 5) or just finished.
 //! - [`manual`]: a requested switchover/failover seen by the leader; scheduled actions (§e.8).
 //! - [`dcs_error`]: the DCS did not answer (§e.9).
+//! - [`callbacks`]: which user callback a change of the local PostgreSQL runs.
 //! - [`status`]: the leader's `/status` key (its WAL position, slots and retained member slots).
 //!
 //! The order of [`decide`] is Patroni's `_run_cycle` (§e.2).
 
 pub mod bootstrap;
+pub mod callbacks;
 pub mod dcs_error;
 pub mod fence;
 pub mod follower;

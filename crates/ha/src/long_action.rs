@@ -120,7 +120,20 @@ fn decide(input: &Input, cluster: &Cluster, task: &Task) -> Option<Decision> {
             vec![Action::CancelInitialize],
             "removing initialize key after failed attempt to bootstrap the cluster",
         )),
-        TaskOutcome::Failed => Some(Decision::log(memo, format!("{name} failed"))),
+        TaskOutcome::Vetoed if holds_lock(input, cluster) => Some(
+            Decision::act(
+                &crate::Memo {
+                    pre_promote_refused_at: Some(input.now),
+                    ..memo.clone()
+                },
+                vec![Action::ReleaseLock],
+                "Promotion cancelled because the pre-promote script failed",
+            )
+            .note("Releasing the leader key voluntarily because the pre-promote script failed"),
+        ),
+        TaskOutcome::Failed | TaskOutcome::Vetoed => {
+            Some(Decision::log(memo, format!("{name} failed")))
+        }
         TaskOutcome::Succeeded => None,
     }
 }

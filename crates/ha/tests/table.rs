@@ -507,6 +507,41 @@ fn rows() -> Vec<Row> {
             "no action. I am (node1), the leader with the lock",
         ),
         row(
+            "e2.7: pre_promote refused the promotion: the lock is given up",
+            leader()
+                .running_replica(1, 1000)
+                .task(TaskKind::Promote, TaskOutcome::Vetoed),
+            vec![ReleaseLock],
+            "Promotion cancelled because the pre-promote script failed",
+        ),
+        row(
+            "e2.7: pre_promote refused, the lock already gone: nothing to give up",
+            replica()
+                .leader_key(Some("node2"))
+                .task(TaskKind::Promote, TaskOutcome::Vetoed),
+            vec![],
+            "promote failed",
+        ),
+        row(
+            "e4: pre_promote refused less than ttl ago: out of the race",
+            no_leader().memo(Memo {
+                pre_promote_refused_at: Some(1_000_000 - 29_999),
+                ..Memo::default()
+            }),
+            vec![],
+            "following a different leader because i am not the healthiest node (backoff: skip leader race after pre_promote script failure and releasing the lock voluntarily)",
+        ),
+        row_or(
+            "e4: pre_promote refused a ttl ago: races again",
+            no_leader().memo(Memo {
+                pre_promote_refused_at: Some(1_000_000 - 30_000),
+                ..Memo::default()
+            }),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row(
             "e2.7: a finished replica start continues normally",
             replica().task(TaskKind::StartReplica, TaskOutcome::Succeeded),
             vec![Follow {
@@ -1450,6 +1485,31 @@ fn a_scheduled_action_wakes_the_loop_at_its_time() {
             "Cleaning up failover key".to_string()
         ]
     );
+}
+
+#[test]
+fn a_refused_promotion_starts_the_backoff_and_writes_nothing_else() {
+    let refused = decide(
+        &leader()
+            .running_replica(1, 1000)
+            .task(TaskKind::Promote, TaskOutcome::Vetoed)
+            .0,
+    );
+    assert_eq!(refused.memo.pre_promote_refused_at, Some(1_000_000));
+    assert_eq!(
+        refused.notes,
+        vec![
+            "Releasing the leader key voluntarily because the pre-promote script failed"
+                .to_string()
+        ]
+    );
+    let failed = decide(
+        &leader()
+            .running_replica(1, 1000)
+            .task(TaskKind::Promote, TaskOutcome::Failed)
+            .0,
+    );
+    assert_eq!(failed.memo.pre_promote_refused_at, None);
 }
 
 #[test]
