@@ -9,6 +9,7 @@
 //! - [`fence`]: the guard that stops a primary whose agent stalls.
 //! - [`watchdog`]: the Linux watchdog device, when `watchdog.mode` asks for it.
 
+mod callbacks;
 mod cli;
 mod fence;
 mod logging;

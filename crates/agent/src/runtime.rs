@@ -3,10 +3,12 @@
 
 mod commands;
 mod failsafe;
+mod handover;
 mod reload;
 mod rest;
 mod status;
 
+use crate::callbacks::{Callbacks, Vetoed};
 use crate::member;
 use crate::settings;
 use crate::tasks::Tasks;
@@ -14,6 +16,7 @@ use anyhow::{Context, Result};
 use commands::ScheduledRestart;
 use ferroni_config::{DynamicConfig, Loaded};
 use ferroni_dcs::Dcs;
+use ferroni_ha::callbacks::{Change, Role};
 use ferroni_ha::fence::FenceOrder;
 use ferroni_ha::{
     Action, DataDir, DcsView, Decision, DemoteMode, FailsafeView, Input, LockRenewal, Me, Memo,
@@ -73,6 +76,8 @@ pub struct Runtime {
     peer_client: reqwest::Client,
     /// The REST API server, once started.
     rest: Option<rest::RestServer>,
+    /// The user's scripts: callbacks, pre_promote, before_stop.
+    callbacks: Arc<Callbacks>,
     /// The frozen-agent fence (its guard process starts the first time this node leads).
     fence: Option<crate::fence::Fence>,
     /// The Linux watchdog, when `watchdog.mode` asks for it.
@@ -125,6 +130,7 @@ impl Runtime {
         let status_key = status::StatusKeeper::new(&config.name);
         Ok(Runtime {
             watchdog: crate::watchdog::Watchdog::new(&config.watchdog),
+            callbacks: Arc::new(Callbacks::new(config)),
             me: settings::me(config),
             dynamic: loaded.bootstrap_dynamic.clone(),
             loaded,
@@ -324,6 +330,8 @@ impl Runtime {
             tracing::error!("cannot write the PostgreSQL configuration: {e}");
         } else if let Err(e) = self.pg.reload().await {
             tracing::error!("cannot reload PostgreSQL: {e}");
+        } else {
+            self.callbacks.changed(Change::Reloaded);
         }
     }
 
@@ -470,6 +478,14 @@ impl Runtime {
             _ => LockRenewal::NotHeld,
         };
         let pg = self.gather_pg().await;
+        if let (Some(r), false) = (pg.running(), self.tasks.busy()) {
+            let role = if r.primary {
+                Role::Primary
+            } else {
+                Role::Replica
+            };
+            self.callbacks.changed(Change::FoundRunning { role });
+        }
         if config_changed && !self.tasks.busy() {
             tracing::info!("Reloading PostgreSQL configuration.");
             self.apply_parameters().await;
@@ -586,12 +602,9 @@ impl Runtime {
         let name = ferroni_ha::long_action::describe(&kind);
         let now = self.now();
         self.tasks.start(kind, now, async move {
-            let result = work.await;
-            if let Err(e) = &result {
-                tracing::error!("{name} failed: {e:#}");
-            }
+            let outcome = crate::tasks::outcome(&name, &work.await);
             done.notify_one();
-            result.is_ok()
+            outcome
         });
     }
 
@@ -602,6 +615,7 @@ impl Runtime {
         input: &Input,
     ) -> Result<Option<Next>> {
         let pg = self.pg.clone();
+        let cb = self.callbacks.clone();
         let params = pg.parameters(&self.dynamic_parameters());
         let start_timeout = Duration::from_secs(
             u64::try_from(self.dynamic.primary_start_timeout)
@@ -631,6 +645,7 @@ impl Runtime {
                 self.dcs.set_config(&self.dynamic.raw, None).await?;
             }
             Action::Bootstrap => {
+                cb.changed(Change::BootstrapBegan);
                 self.spawn_task(TaskKind::Bootstrap, async move {
                     let result = async {
                         pg.initdb().await?;
@@ -640,8 +655,14 @@ impl Runtime {
                     }
                     .await;
                     if result.is_err() {
-                        let _ = pg.stop(StopMode::Immediate, Duration::from_secs(30)).await;
+                        let stop = Some(Change::Stopped { demote: None });
+                        let _ = cb
+                            .stop(&pg, StopMode::Immediate, Duration::from_secs(30), stop)
+                            .await;
                         pg.remove_data();
+                        cb.changed(Change::BootstrapFailed);
+                    } else {
+                        cb.changed(Change::Bootstrapped);
                     }
                     result.map_err(anyhow::Error::from)
                 });
@@ -655,6 +676,9 @@ impl Runtime {
                     pg.basebackup(&upstream).await?;
                     pg.configure(&params, Recovery::Standby(Some(&upstream)))?;
                     pg.start(&params, Duration::from_secs(600)).await?;
+                    cb.changed(Change::Started {
+                        role: Role::Replica,
+                    });
                     Ok(())
                 });
             }
@@ -663,6 +687,9 @@ impl Runtime {
                 self.spawn_task(TaskKind::StartPrimary, async move {
                     pg.configure(&params, Recovery::Primary)?;
                     pg.start(&params, start_timeout).await?;
+                    cb.changed(Change::Started {
+                        role: Role::Primary,
+                    });
                     Ok(())
                 });
             }
@@ -679,6 +706,9 @@ impl Runtime {
                     }
                     pg.configure(&params, Recovery::Standby(upstream.as_ref()))?;
                     pg.start(&params, Duration::from_secs(600)).await?;
+                    cb.changed(Change::Started {
+                        role: Role::Replica,
+                    });
                     Ok(())
                 });
             }
@@ -688,11 +718,16 @@ impl Runtime {
                     .context("the leader has no conn_url")?;
                 self.upstream = Some(upstream.clone());
                 self.spawn_task(TaskKind::StartReplica, async move {
-                    pg.stop(StopMode::Fast, Duration::from_secs(60)).await?;
+                    let stop = Some(Change::Stopped { demote: None });
+                    cb.stop(&pg, StopMode::Fast, Duration::from_secs(60), stop)
+                        .await?;
                     tracing::info!("running pg_rewind from {}:{}", upstream.host, upstream.port);
                     pg.rewind(&upstream).await?;
                     pg.configure(&params, Recovery::Standby(Some(&upstream)))?;
                     pg.start(&params, Duration::from_secs(600)).await?;
+                    cb.changed(Change::Started {
+                        role: Role::Replica,
+                    });
                     Ok(())
                 });
             }
@@ -708,9 +743,11 @@ impl Runtime {
                     Vec::new()
                 };
                 self.spawn_task(TaskKind::Promote, async move {
+                    anyhow::ensure!(cb.pre_promote().await, Vetoed);
                     let existing = pg.observe().await.map(|o| o.slots).unwrap_or_default();
                     let before = pg.sync_slots(&slots, &existing).await;
                     pg.promote().await?;
+                    cb.changed(Change::Promoted);
                     pg.configure(&params, Recovery::Primary)?;
                     if before.is_err() && !slots.is_empty() {
                         let existing = pg.observe().await.map(|o| o.slots).unwrap_or_default();
@@ -740,6 +777,7 @@ impl Runtime {
                     );
                     pg.configure(&params, Recovery::Standby(Some(&upstream)))?;
                     pg.reload().await?;
+                    cb.changed(Change::Reloaded);
                     self.upstream = Some(upstream);
                 }
             }
@@ -757,7 +795,10 @@ impl Runtime {
                 } else {
                     StopMode::Immediate
                 };
-                pg.stop(stop, Duration::from_secs(60)).await?;
+                let stopped = Some(Change::Stopped {
+                    demote: Some(*mode),
+                });
+                cb.stop(&pg, stop, Duration::from_secs(60), stopped).await?;
                 if let Some(fence) = self.fence.as_mut() {
                     fence.disarm();
                 }
@@ -771,9 +812,14 @@ impl Runtime {
                     // A fast shutdown returns once the streaming replicas have every WAL record
                     // up to the shutdown checkpoint, so the candidate can take over without
                     // rewinding this node, which comes back at once as a replica (also when
-                    // paused, where nothing else would start it).
-                    pg.configure(&params, Recovery::Standby(None))?;
+                    // paused, where nothing else would start it), streaming from the new leader
+                    // if it took the lock meanwhile.
+                    self.upstream = handover::new_leader(self.dcs.as_ref(), &self.me.name).await;
+                    pg.configure(&params, Recovery::Standby(self.upstream.as_ref()))?;
                     pg.start(&params, Duration::from_secs(120)).await?;
+                    cb.changed(Change::Started {
+                        role: Role::Replica,
+                    });
                 }
                 return Ok(Some(Next::Now));
             }
@@ -807,7 +853,8 @@ impl Runtime {
             Action::ForgetScheduledRestart => self.scheduled_restart = None,
             Action::StopImmediate => {
                 self.tasks.cancel();
-                pg.stop(StopMode::Immediate, Duration::from_secs(60))
+                let stop = Some(Change::Stopped { demote: None });
+                cb.stop(&pg, StopMode::Immediate, Duration::from_secs(60), stop)
                     .await?;
             }
             Action::UpdateHistory => self.update_history(cluster, input).await?,
@@ -1066,7 +1113,11 @@ impl Runtime {
             );
             return 0;
         }
-        match self.pg.stop(StopMode::Fast, Duration::from_secs(120)).await {
+        let stopped = Some(Change::Stopped { demote: None });
+        let stop = self
+            .callbacks
+            .stop(&self.pg, StopMode::Fast, Duration::from_secs(120), stopped);
+        match stop.await {
             Ok(()) => {
                 // Publish the stop before releasing the lock, so no replica waits for a primary
                 // its member key still calls running.

@@ -5,10 +5,23 @@ use ferroni_ha::{Millis, Task, TaskKind, TaskOutcome};
 use std::future::Future;
 use tokio::task::JoinHandle;
 
+/// How a task named `name` ended, logged unless it was a promotion the `pre_promote` script
+/// refused (the decision's next line says so).
+pub fn outcome(name: &str, result: &anyhow::Result<()>) -> TaskOutcome {
+    match result {
+        Ok(()) => TaskOutcome::Succeeded,
+        Err(e) if e.is::<crate::callbacks::Vetoed>() => TaskOutcome::Vetoed,
+        Err(e) => {
+            tracing::error!("{name} failed: {e:#}");
+            TaskOutcome::Failed
+        }
+    }
+}
+
 /// The task in flight, or the one that just ended (reported once).
 #[derive(Default)]
 pub struct Tasks {
-    current: Option<(TaskKind, Millis, JoinHandle<bool>)>,
+    current: Option<(TaskKind, Millis, JoinHandle<TaskOutcome>)>,
     ended: Option<Task>,
 }
 
@@ -16,7 +29,7 @@ impl Tasks {
     /// Starts `work` as `kind` unless a task already runs.
     pub fn start<F>(&mut self, kind: TaskKind, now: Millis, work: F) -> bool
     where
-        F: Future<Output = bool> + Send + 'static,
+        F: Future<Output = TaskOutcome> + Send + 'static,
     {
         if self.current.is_some() {
             return false;
@@ -32,12 +45,7 @@ impl Tasks {
             && handle.is_finished()
             && let Some((kind, started, handle)) = self.current.take()
         {
-            let ok = handle.await.unwrap_or(false);
-            let outcome = if ok {
-                TaskOutcome::Succeeded
-            } else {
-                TaskOutcome::Failed
-            };
+            let outcome = handle.await.unwrap_or(TaskOutcome::Failed);
             self.ended = Some(Task {
                 kind,
                 outcome,

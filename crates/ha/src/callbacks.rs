@@ -13,9 +13,7 @@
 //!   over at the shutdown checkpoint, else with the role it had;
 //! - a promotion runs `on_role_change` with `primary` as soon as `pg_ctl promote` returns;
 //! - a reload (`pg_ctl reload`) runs `on_reload`, which has an executor of its own;
-//! - an agent that finds PostgreSQL already running runs `on_start` once;
-//! - a lock holder that could not start its primary gives the key up with `on_role_change`
-//!   (`demoted`).
+//! - an agent that finds PostgreSQL already running runs `on_start` once.
 
 use crate::DemoteMode;
 
@@ -94,8 +92,6 @@ pub enum Change {
     Promoted,
     /// The agent's first sight of a running PostgreSQL it did not start, in `role`.
     FoundRunning { role: Role },
-    /// The lock holder's PostgreSQL did not come back; the key is given up.
-    LeaderStartFailed,
 }
 
 /// What callbacks remember between changes: Patroni's `role` and `cb_called`.
@@ -160,10 +156,6 @@ pub fn after(memory: Memory, change: Change) -> (Option<Call>, Memory) {
         Change::Promoted => (call(Callback::OnRoleChange, Role::Primary), Role::Primary),
         Change::FoundRunning { role } if !memory.called => (call(Callback::OnStart, role), role),
         Change::FoundRunning { .. } => (None, memory.role),
-        Change::LeaderStartFailed if matches!(memory.role, Role::Primary | Role::StandbyLeader) => {
-            (call(Callback::OnRoleChange, Role::Demoted), Role::Demoted)
-        }
-        Change::LeaderStartFailed => (None, memory.role),
     };
     let called = memory.called || call.is_some_and(|c| c.callback.shares_executor());
     (

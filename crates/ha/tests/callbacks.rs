@@ -205,20 +205,6 @@ fn rows() -> Vec<Row> {
             None,
             Primary,
         ),
-        row(
-            "lock holder failed to start its primary: on_role_change as demoted",
-            memory(Primary, true),
-            Change::LeaderStartFailed,
-            Some((OnRoleChange, Demoted)),
-            Demoted,
-        ),
-        row(
-            "lock holder that was a replica failed to start: nothing",
-            memory(Replica, true),
-            Change::LeaderStartFailed,
-            None,
-            Replica,
-        ),
     ]
 }
 

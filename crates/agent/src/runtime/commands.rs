@@ -6,6 +6,7 @@ use super::{Runtime, upstream_of};
 use ferroni_api::{Command, Reply, RestartRequest};
 use ferroni_dcs::DcsError;
 use ferroni_ha::TaskKind;
+use ferroni_ha::callbacks::{Change, Role};
 use ferroni_model::Failover;
 use ferroni_pg::local::{Recovery, StopMode};
 use serde_json::{Map, Value, json};
@@ -326,16 +327,20 @@ impl Runtime {
                 .unwrap_or_else(|| u64::try_from(self.dynamic.primary_start_timeout).unwrap_or(300))
                 .max(1),
         );
+        let cb = self.callbacks.clone();
         self.spawn_task(TaskKind::Restart, async move {
             let result = async {
-                pg.stop(StopMode::Fast, Duration::from_secs(120)).await?;
+                cb.stop(&pg, StopMode::Fast, Duration::from_secs(120), None)
+                    .await?;
                 let recovery = if primary {
                     Recovery::Primary
                 } else {
                     Recovery::Standby(upstream.as_ref())
                 };
                 pg.configure(&params, recovery)?;
-                pg.start(&params, timeout).await
+                pg.start(&params, timeout).await?;
+                cb.changed(Change::Restarted);
+                Ok::<(), ferroni_pg::local::PgError>(())
             }
             .await;
             if let Some(reply) = reply {
@@ -379,13 +384,18 @@ impl Runtime {
         let pg = self.pg.clone();
         let params = pg.parameters(&self.dynamic_parameters());
         tracing::info!("reinitializing from {leader}");
+        let cb = self.callbacks.clone();
         self.spawn_task(TaskKind::Reinitialize, async move {
-            pg.stop(StopMode::Immediate, Duration::from_secs(60))
+            let stop = Some(Change::Stopped { demote: None });
+            cb.stop(&pg, StopMode::Immediate, Duration::from_secs(60), stop)
                 .await?;
             pg.remove_data();
             pg.basebackup(&upstream).await?;
             pg.configure(&params, Recovery::Standby(Some(&upstream)))?;
             pg.start(&params, Duration::from_secs(600)).await?;
+            cb.changed(Change::Started {
+                role: Role::Replica,
+            });
             Ok(())
         });
         Reply::text(200, "reinitialize started")

@@ -41,6 +41,7 @@ impl Runtime {
     pub(super) async fn apply_local(&mut self, loaded: Loaded) {
         let old = std::mem::replace(&mut self.loaded, loaded);
         let config = &self.loaded.config;
+        self.callbacks.reconfigure(config);
         if old.config.log.level != config.log.level {
             match crate::logging::set_level(&config.log.level) {
                 Ok(()) => tracing::info!("log.level is now {}", config.log.level),
