@@ -7,7 +7,8 @@ Three members (node3 tagged nofailover, so the crash failover has one possible w
 with every callback set to a script that appends its arguments and a timestamp to the member's
 own file. The sequence: node1 bootstraps alone, node2 and node3 clone; switchover to node2;
 POST /restart on node2, node1, node3; POST /reload on each; kill -9 of node2's agent and
-postmaster, node1 takes over. The fixture holds each member's lines without the timestamps.
+postmaster, node1 takes over. The fixture holds, for each stage, the lines each member wrote
+during it, without the timestamps.
 
     bench/callbacks [--out FILE]
 
@@ -123,26 +124,38 @@ def run(venv):
     try:
         configure(cluster)
         n1, n2, n3 = cluster.nodes
+        stages, seen = [], {n["name"]: 0 for n in cluster.nodes}
+
+        def stage(name):
+            """The lines each member wrote since the last stage."""
+            new = []
+            for n in cluster.nodes:
+                written = lines(n)
+                new += ["%s %s" % (n["name"], line) for line in written[seen[n["name"]]:]]
+                seen[n["name"]] = len(written)
+            stages.append((name, new))
+            print(name, flush=True)
+
         cluster.start(n1)
         compare.wait_until("node1 primary", 120, lambda: compare.in_recovery(n1["pg"]) is False, 0.2)
         cluster.start(n2)
         cluster.start(n3)
         compare.wait_until("bootstrap", 180, lambda: primary_with_streaming(cluster, 0, 2), 0.2)
         settle(cluster)
-        print("bootstrapped", flush=True)
+        stage("bootstrap")
 
         status, body = compare.http("POST", api(n1, "switchover"), {"leader": "node1", "candidate": "node2"}, 90)
         assert status == 200, (status, body)
         compare.wait_until("switchover", 120, lambda: primary_with_streaming(cluster, 1, 2), 0.2)
         settle(cluster)
-        print("switched over", flush=True)
+        stage("switchover")
 
         for node, replicas in ((n2, 2), (n1, 1), (n3, 1)):
             status, body = compare.http("POST", api(node, "restart"), {}, 120)
             assert status == 200, (node["name"], status, body)
             compare.wait_until("restart", 120, lambda: primary_with_streaming(cluster, 1, 2), 0.2)
             settle(cluster, quiet=3)
-        print("restarted", flush=True)
+        stage("restart")
 
         for node in cluster.nodes:
             before = len(lines(node))
@@ -150,7 +163,7 @@ def run(venv):
             assert status == 202, (node["name"], status, body)
             compare.wait_until("on_reload", 30, lambda: len(lines(node)) > before, 0.2)
             settle(cluster, quiet=3)
-        print("reloaded", flush=True)
+        stage("reload")
 
         pm = cluster.postmaster(n2)
         os.killpg(cluster.procs["node2"].pid, signal.SIGKILL)
@@ -161,8 +174,8 @@ def run(venv):
                 pass
         compare.wait_until("failover to node1", 120, lambda: primary_with_streaming(cluster, 0, 1), 0.2)
         settle(cluster)
-        print("failed over", flush=True)
-        return {n["name"]: lines(n) for n in cluster.nodes}
+        stage("kill -9 failover")
+        return stages
     finally:
         stop(cluster)
 
@@ -172,11 +185,11 @@ def main():
     ap.add_argument("--venv", default=os.environ.get("FERRONI_BENCH_VENV", "/var/tmp/ferroni-bench-venv"))
     ap.add_argument("--out", default="-")
     args = ap.parse_args()
-    written = run(args.venv)
-    text = ["# Patroni 4.1.5: the callbacks each member ran, in order, for bench/callbacks.py's sequence",
-            "# (bootstrap, switchover, restart, reload, kill -9 failover); `member action role scope`."]
-    for name, member_lines in written.items():
-        text += ["%s %s" % (name, line) for line in member_lines]
+    stages = run(args.venv)
+    text = ["# Patroni 4.1.5: the callbacks each member ran for bench/callbacks.py's sequence, stage by",
+            "# stage (`[stage]`), each member's in the order it ran them: `member action role scope`."]
+    for name, stage_lines in stages:
+        text += ["[%s]" % name] + stage_lines
     out = "\n".join(text) + "\n"
     if args.out == "-":
         sys.stdout.write(out)

@@ -375,6 +375,7 @@ impl Runtime {
                         .filter(|r| r.state == "streaming")
                         .map(|r| r.application_name.clone())
                         .collect(),
+                    received: o.in_recovery && o.receive_lsn.is_some(),
                 };
                 self.last_observation = Some(o);
                 PgState::Running(running)

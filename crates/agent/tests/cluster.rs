@@ -3,7 +3,7 @@
 
 use ferroni_testkit::cluster::{Cluster, Timings};
 use ferroni_testkit::probes::{
-    Watcher, Writer, another_primary, await_probe_table, missing_writes, writable,
+    Watcher, Writer, another_primary, await_probe_table, missing_writes, query_one, writable,
 };
 use ferroni_testkit::{Kit, wait_until_async};
 use serde_json::Value;
@@ -41,17 +41,6 @@ async fn dcs(cluster: &Cluster) -> BTreeMap<String, String> {
             Some((key, kv.value_str().ok()?.to_string()))
         })
         .collect()
-}
-
-async fn query_one<T: for<'a> tokio_postgres::types::FromSql<'a>>(
-    connstr: &str,
-    sql: &str,
-) -> Option<T> {
-    let (client, conn) = tokio_postgres::connect(connstr, tokio_postgres::NoTls)
-        .await
-        .ok()?;
-    tokio::spawn(conn);
-    client.query_one(sql, &[]).await.ok()?.try_get(0).ok()
 }
 
 fn member(keys: &BTreeMap<String, String>, name: &str) -> Value {

@@ -75,6 +75,11 @@ fn divergence(input: &Input, cluster: &Cluster) -> Divergence {
     let Some(running) = input.pg.running().filter(|_| input.memo.diverge_check) else {
         return Divergence::Unknown;
     };
+    // Its timeline may read as the old one until a restartpoint, and its position is the
+    // leader's WAL it received: streaming at all proves it follows the leader's history.
+    if running.received {
+        return Divergence::None;
+    }
     let fork = cluster.history.as_ref().and_then(|h| {
         h.value
             .0

@@ -136,6 +136,9 @@ pub struct Running {
     pub following: Option<String>,
     /// Primary: the members streaming from it now (`pg_stat_replication`, by application name).
     pub streaming: Vec<String>,
+    /// Replica: it received WAL from its primary since it started (`pg_last_wal_receive_lsn`):
+    /// the primary accepted its timeline and position, so it did not diverge from it.
+    pub received: bool,
 }
 
 /// The local PostgreSQL as the decision sees it.

@@ -64,6 +64,7 @@ fn arb_pg() -> impl Strategy<Value = PgView> {
                 wal_position,
                 following: None,
                 streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
+                received: false,
             })
         }),
         (0u64..1_000_000).prop_map(|since| PgState::Starting { since }),

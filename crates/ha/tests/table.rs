@@ -94,6 +94,7 @@ fn leader() -> S {
                 wal_position: 1000,
                 following: None,
                 streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
+                received: false,
             }),
         },
         task: None,
@@ -146,6 +147,7 @@ impl S {
             wal_position: wal,
             following: None,
             streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
+            received: false,
         });
         self
     }
@@ -156,6 +158,7 @@ impl S {
             wal_position: wal,
             following: None,
             streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
+            received: false,
         });
         self
     }
@@ -165,6 +168,12 @@ impl S {
     }
     fn starting(mut self, since: u64) -> S {
         self.0.pg.state = PgState::Starting { since };
+        self
+    }
+    fn received(mut self) -> S {
+        if let PgState::Running(r) = &mut self.0.pg.state {
+            r.received = true;
+        }
         self
     }
     fn data(mut self, data: DataDir) -> S {
@@ -771,6 +780,16 @@ fn rows() -> Vec<Row> {
                 leader: "node2".into(),
             }],
             "rewinding onto the leader (node2): my WAL on timeline 1 ends at 0/96, past 0/64 where the leader's timeline forked off",
+        ),
+        row(
+            "e5: a former primary that streams from the leader did not diverge, whatever its position",
+            diverged_replica(150)
+                .config(|c| c.use_pg_rewind = true)
+                .received(),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
         ),
         row(
             "e5: without use_pg_rewind a diverged former primary says so and waits",

@@ -250,16 +250,20 @@ pub async fn writable(connstr: &str) -> bool {
 
 /// `SHOW setting` on the PostgreSQL behind `connstr` (`None` when it does not answer).
 pub async fn show(connstr: &str, setting: &str) -> Option<String> {
+    query_one(connstr, &format!("SHOW {setting}")).await
+}
+
+/// The first column of the one row `sql` returns on the PostgreSQL behind `connstr` (`None`
+/// when it does not answer).
+pub async fn query_one<T: for<'a> tokio_postgres::types::FromSql<'a>>(
+    connstr: &str,
+    sql: &str,
+) -> Option<T> {
     let (client, conn) = tokio_postgres::connect(connstr, tokio_postgres::NoTls)
         .await
         .ok()?;
     tokio::spawn(conn);
-    client
-        .query_one(&format!("SHOW {setting}"), &[])
-        .await
-        .ok()?
-        .try_get(0)
-        .ok()
+    client.query_one(sql, &[]).await.ok()?.try_get(0).ok()
 }
 
 /// The index of a node other than `old` whose PostgreSQL accepts writes, once one does.
