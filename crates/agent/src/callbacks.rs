@@ -128,6 +128,13 @@ impl Callbacks {
         }
     }
 
+    /// Waits (at most 2 s) until the callbacks asked for have been started: the agent is about
+    /// to exit, and an `on_stop` must still run.
+    pub async fn flush(&self) {
+        let within = Duration::from_secs(2);
+        tokio::join!(self.shared.flush(within), self.reload.flush(within));
+    }
+
     /// Runs `pre_promote`, when configured; whether the promotion may go on.
     pub async fn pre_promote(&self) -> bool {
         let Some(command) = lock(&self.scripts).pre_promote.clone() else {
@@ -230,25 +237,44 @@ async fn run_to_end(command: &str) -> Option<i32> {
 /// One callback at a time: a new one kills the one still running, and of several asked for
 /// meanwhile only the last runs.
 struct Executor {
-    next: watch::Sender<Option<Vec<String>>>,
+    /// The command to run next, numbered.
+    next: watch::Sender<Option<(u64, Vec<String>)>>,
+    /// The number of the last command started (or that failed to start).
+    started: watch::Receiver<u64>,
 }
 
 impl Executor {
     fn start() -> Executor {
         let (next, rx) = watch::channel(None);
-        tokio::spawn(Executor::work(rx));
-        Executor { next }
+        let (tell, started) = watch::channel(0);
+        tokio::spawn(Executor::work(rx, tell));
+        Executor { next, started }
     }
 
     fn call(&self, argv: Vec<String>) {
-        self.next.send_replace(Some(argv));
+        self.next.send_modify(|next| {
+            let number = next.as_ref().map_or(0, |(n, _)| *n) + 1;
+            *next = Some((number, argv));
+        });
     }
 
-    async fn work(mut rx: watch::Receiver<Option<Vec<String>>>) {
+    /// Waits (at most `within`) until the last command asked for has been started.
+    async fn flush(&self, within: Duration) {
+        let wanted = self.next.borrow().as_ref().map_or(0, |(n, _)| *n);
+        let mut started = self.started.clone();
+        let _ = tokio::time::timeout(within, started.wait_for(|n| *n >= wanted)).await;
+    }
+
+    async fn work(
+        mut rx: watch::Receiver<Option<(u64, Vec<String>)>>,
+        started: watch::Sender<u64>,
+    ) {
         while rx.changed().await.is_ok() {
             let mut next = rx.borrow_and_update().clone();
-            while let Some(argv) = next.take() {
-                let mut child = match spawn(&argv) {
+            while let Some((number, argv)) = next.take() {
+                let spawned = spawn(&argv);
+                started.send_replace(number);
+                let mut child = match spawned {
                     Ok(child) => child,
                     Err(e) => {
                         tracing::error!("Failed to execute {}: {e}", split::python_list(&argv));

@@ -1138,6 +1138,7 @@ impl Runtime {
             }
             Err(e) => tracing::error!("PostgreSQL shutdown failed, leader key not removed: {e}"),
         }
+        self.callbacks.flush().await;
         0
     }
 }

@@ -244,3 +244,20 @@ async fn a_cancelled_pre_promote_is_killed_with_its_children() {
     waiting.abort();
     until("pre_promote killed", || !alive(pid) && !alive(child)).await;
 }
+
+#[tokio::test]
+async fn flush_returns_once_the_last_callback_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cb = sleeping(d);
+    cb.changed(Change::Started {
+        role: Role::Replica,
+    });
+    cb.changed(Change::Stopped { demote: None });
+    cb.flush().await;
+    assert_eq!(*cb.shared.started.borrow(), 2, "on_stop was not started yet");
+    // Started: it runs on after the agent is gone.
+    let stop = recorded(d, "pid-on_stop").await;
+    assert!(alive(stop));
+    kill_scripts(d);
+}
