@@ -255,7 +255,11 @@ async fn flush_returns_once_the_last_callback_started() {
     });
     cb.changed(Change::Stopped { demote: None });
     cb.flush().await;
-    assert_eq!(*cb.shared.started.borrow(), 2, "on_stop was not started yet");
+    assert_eq!(
+        *cb.shared.started.borrow(),
+        2,
+        "on_stop was not started yet"
+    );
     // Started: it runs on after the agent is gone.
     let stop = recorded(d, "pid-on_stop").await;
     assert!(alive(stop));
