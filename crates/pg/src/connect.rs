@@ -53,6 +53,9 @@ impl LibpqOptions {
     }
 }
 
+/// The libpq service name of [`Target::program_dsn`]'s file.
+const SERVICE: &str = "ferroni";
+
 /// A database user, its password (which `Debug` never shows) and its libpq options.
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
@@ -84,8 +87,8 @@ pub struct Target<'a> {
 }
 
 impl Target<'_> {
-    /// The libpq keywords of this connection, for a connection string (no password: programs
-    /// get it from a pgpass file).
+    /// The libpq keywords of this connection, for a connection string. Never the password
+    /// (programs get it from a pgpass file), nor `sslpassword` (see [`Target::program_dsn`]).
     pub fn dsn_pairs(&self) -> Vec<(&'static str, String)> {
         let o = &self.credentials.libpq;
         let mut pairs: Vec<(&'static str, String)> = vec![
@@ -113,19 +116,36 @@ impl Target<'_> {
             text.into_iter()
                 .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.clone()))),
         );
-        if let Some(p) = &o.sslpassword {
-            pairs.push(("sslpassword", p.expose().to_string()));
-        }
         pairs
     }
 
-    /// The connection string of [`Target::dsn_pairs`], with `passfile` when given.
+    /// The connection string for a private file (`primary_conninfo` in the 0600
+    /// `postgresql.conf`, as Patroni writes it): with `sslpassword`, and `passfile` when given.
     pub fn dsn(&self, passfile: Option<&Path>) -> String {
         let mut pairs = self.dsn_pairs();
         if let Some(p) = passfile {
             pairs.push(("passfile", p.display().to_string()));
         }
+        if let Some(p) = &self.credentials.libpq.sslpassword {
+            pairs.push(("sslpassword", p.expose().to_string()));
+        }
         format_dsn(&pairs)
+    }
+
+    /// The connection string for a program's command line, which any local user can read in
+    /// `/proc`: no secret in it. An `sslpassword` goes into the private libpq service file
+    /// `service_file` (written here, 0600), which the program must get as `PGSERVICEFILE`;
+    /// returns whether it was written.
+    pub fn program_dsn(&self, service_file: &Path) -> Result<(String, bool), PgError> {
+        let dsn = format_dsn(&self.dsn_pairs());
+        let Some(secret) = &self.credentials.libpq.sslpassword else {
+            return Ok((dsn, false));
+        };
+        crate::local::write_private(
+            service_file,
+            &format!("[{SERVICE}]\nsslpassword={}\n", secret.expose()),
+        )?;
+        Ok((format!("{dsn} service={SERVICE}"), true))
     }
 
     /// Opens the connection, within `timeout`.
@@ -165,48 +185,30 @@ impl Target<'_> {
         } else {
             Mode::parse(o.sslmode.as_deref())?
         };
-        let (client, connection) = match mode {
-            Mode::Disable => {
-                config.ssl_mode(SslMode::Disable);
-                let (c, conn) = config.connect(tokio_postgres::NoTls).await.map_err(sql)?;
-                (c, spawn(conn))
+        if mode == Mode::Disable {
+            config.ssl_mode(SslMode::Disable);
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(sql)?;
+            tokio::spawn(connection);
+            return Ok(client);
+        }
+        if mode == Mode::Allow {
+            // libpq: plain first, TLS only when the server refuses a plain session.
+            config.ssl_mode(SslMode::Disable);
+            if let Ok((client, connection)) = config.connect(tokio_postgres::NoTls).await {
+                tokio::spawn(connection);
+                return Ok(client);
             }
-            Mode::Allow => {
-                // libpq: plain first, TLS only when the server refuses a plain session.
-                config.ssl_mode(SslMode::Disable);
-                match config.connect(tokio_postgres::NoTls).await {
-                    Ok((c, conn)) => (c, spawn(conn)),
-                    Err(_) => {
-                        config.ssl_mode(SslMode::Require);
-                        let tls = tls_connector(o, Mode::Allow)?;
-                        let (c, conn) = config.connect(tls).await.map_err(sql)?;
-                        (c, spawn(conn))
-                    }
-                }
-            }
-            mode => {
-                config.ssl_mode(if mode == Mode::Prefer {
-                    SslMode::Prefer
-                } else {
-                    SslMode::Require
-                });
-                let tls = tls_connector(o, mode)?;
-                let (c, conn) = config.connect(tls).await.map_err(sql)?;
-                (c, spawn(conn))
-            }
-        };
-        drop(connection);
+        }
+        config.ssl_mode(if mode == Mode::Prefer {
+            SslMode::Prefer
+        } else {
+            SslMode::Require
+        });
+        let tls = tls_connector(o, mode)?;
+        let (client, connection) = config.connect(tls).await.map_err(sql)?;
+        tokio::spawn(connection);
         Ok(client)
     }
-}
-
-fn spawn<F>(connection: F) -> tokio::task::JoinHandle<()>
-where
-    F: std::future::Future + Send + 'static,
-{
-    tokio::spawn(async move {
-        let _ = connection.await;
-    })
 }
 
 /// libpq's `sslmode`.
@@ -434,6 +436,46 @@ mod tests {
              application_name=node2 channel_binding=require sslnegotiation=postgres"
         );
         assert!(!dsn.contains("rep-pass"));
+    }
+
+    #[test]
+    fn a_programs_command_line_never_carries_the_key_passphrase() {
+        let credentials = Credentials {
+            username: "replicator".into(),
+            password: Some(Secret::new("rep-pass")),
+            libpq: LibpqOptions {
+                sslpassword: Some(Secret::new("key-pass")),
+                ..LibpqOptions::default()
+            },
+        };
+        let endpoint = Endpoint {
+            host: "127.0.0.1".into(),
+            port: 5432,
+        };
+        let target = Target {
+            credentials: &credentials,
+            endpoint: &endpoint,
+            dbname: "postgres",
+            application_name: "",
+        };
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let file = dir.path().join("pg_service.conf");
+        let (dsn, written) = target.program_dsn(&file).expect("service file written");
+        assert!(written);
+        assert!(
+            !dsn.contains("key-pass") && !dsn.contains("rep-pass"),
+            "{dsn}"
+        );
+        assert!(dsn.ends_with(" service=ferroni"), "{dsn}");
+        let text = std::fs::read_to_string(&file).expect("service file");
+        assert_eq!(text, "[ferroni]\nsslpassword=key-pass\n");
+        let mode = std::fs::metadata(&file).expect("metadata").permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        // In the private postgresql.conf, as Patroni writes primary_conninfo, it stays.
+        assert!(target.dsn(None).contains("sslpassword=key-pass"));
     }
 
     #[test]

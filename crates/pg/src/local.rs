@@ -681,14 +681,20 @@ impl LocalPostgres {
         }
         if let Some(script) = &self.settings.post_bootstrap {
             let local = self.local_endpoint();
-            let url = self.superuser_target(&local, "").dsn(None);
+            let service = self.data().with_extension("post-bootstrap-service");
+            let (url, secret) = self.superuser_target(&local, "").program_dsn(&service)?;
             let mut cmd = Command::new("sh");
             cmd.arg("-c")
                 .arg(format!("{script} \"$1\""))
                 .arg("post_bootstrap")
                 .arg(url);
             cmd.env("PGPASSFILE", &self.settings.pgpass);
-            run_inherit(&mut cmd, "post_bootstrap").await?;
+            if secret {
+                cmd.env("PGSERVICEFILE", &service);
+            }
+            let result = run_inherit(&mut cmd, "post_bootstrap").await;
+            let _ = std::fs::remove_file(&service);
+            result?;
         }
         Ok(())
     }
@@ -699,13 +705,14 @@ impl LocalPostgres {
         std::fs::create_dir_all(self.data()).map_err(io("cannot create the data directory"))?;
         std::fs::set_permissions(self.data(), std::fs::Permissions::from_mode(0o700))
             .map_err(io("cannot chmod the data directory"))?;
-        let dsn = Target {
+        let service = self.data().with_extension("basebackup-service");
+        let (dsn, secret) = Target {
             credentials: &self.settings.replication,
             endpoint: from,
             dbname: "postgres",
             application_name: &self.settings.name,
         }
-        .dsn(None);
+        .program_dsn(&service)?;
         let mut cmd = Command::new(self.settings.bin_dir.join("pg_basebackup"));
         cmd.arg("--pgdata")
             .arg(self.data())
@@ -713,7 +720,11 @@ impl LocalPostgres {
             .arg(format!("--dbname={dsn}"))
             .args(&self.settings.basebackup_options)
             .env("PGPASSFILE", &self.settings.pgpass);
+        if secret {
+            cmd.env("PGSERVICEFILE", &service);
+        }
         let result = run_inherit(&mut cmd, "pg_basebackup").await;
+        let _ = std::fs::remove_file(&service);
         if result.is_err() {
             // A half-copied directory must not be mistaken for a replica next cycle.
             clear_dir(self.data());
@@ -759,19 +770,24 @@ impl LocalPostgres {
         }
         let pgpass = self.data().with_extension("rewind-pgpass");
         write_private(&pgpass, &(lines.join("\n") + "\n"))?;
-        let dsn = Target {
+        let service = self.data().with_extension("rewind-service");
+        let (dsn, secret) = Target {
             credentials: &user,
             endpoint: source,
             dbname: "postgres",
             application_name: "",
         }
-        .dsn(None);
+        .program_dsn(&service)?;
         let mut cmd = Command::new(self.settings.bin_dir.join("pg_rewind"));
         cmd.arg(format!("--target-pgdata={}", self.data().display()))
             .arg(format!("--source-server={dsn}"))
             .env("PGPASSFILE", &pgpass);
+        if secret {
+            cmd.env("PGSERVICEFILE", &service);
+        }
         let result = run_inherit(&mut cmd, "pg_rewind").await;
         let _ = std::fs::remove_file(&pgpass);
+        let _ = std::fs::remove_file(&service);
         result
     }
 
@@ -880,7 +896,7 @@ fn clear_dir(dir: &Path) {
 }
 
 /// Writes a file only its owner can read.
-fn write_private(path: &Path, text: &str) -> Result<(), PgError> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), PgError> {
     std::fs::write(path, text).map_err(io(format!("cannot write {}", path.display())))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(io(format!("cannot chmod {}", path.display())))
