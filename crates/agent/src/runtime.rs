@@ -33,6 +33,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+/// How long after PostgreSQL exits the next cycle acts on it (see the wait in `run`).
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
 /// What a cycle asks of the loop.
 enum Next {
     /// Wait for `loop_wait` (or an earlier wake-up).
@@ -238,15 +241,16 @@ impl Runtime {
             if let Some(ms) = self.wake_in.take() {
                 wait = wait.min(Duration::from_millis(ms));
             }
-            let deadline = started + wait;
+            let mut deadline = started + wait;
             // Requests from the REST API are answered while waiting; most wake the loop.
             loop {
-                let remaining = deadline.saturating_duration_since(Instant::now());
                 let pid = self.pg.postmaster_pid();
                 if pid.is_none() && self.mark_postgres_gone() {
                     // It died during the cycle, after it was observed running.
-                    break;
+                    tracing::info!("PostgreSQL exited");
+                    deadline = deadline.min(Instant::now() + EXIT_GRACE);
                 }
+                let remaining = deadline.saturating_duration_since(Instant::now());
                 let pg_exit = async move {
                     match pid {
                         Some(pid) => ferroni_pg::exit::exited(pid).await,
@@ -259,7 +263,10 @@ impl Runtime {
                     _ = pg_exit => {
                         self.mark_postgres_gone();
                         tracing::info!("PostgreSQL exited");
-                        break;
+                        // Published at once, acted on a moment later: `pg_ctl stop -w` checks
+                        // every 100 ms whether the server is gone, and one restarted sooner
+                        // looks to it like one that never stopped.
+                        deadline = deadline.min(Instant::now() + EXIT_GRACE);
                     }
                     Some((command, reply)) = self.commands.recv() => {
                         if self.command(command, reply).await {
