@@ -12,6 +12,7 @@
 //! - [`control`]: the typed requests the API hands to the agent, and its replies.
 //! - [`requests`]: the mutating endpoints — parsing and checks with Patroni's codes.
 //! - [`tls`]: HTTPS with rustls.
+//! - [`trust`]: which certificates both ends of the REST API's TLS accept, and its clients' TLS.
 //! - [`server`]: the HTTP server (hyper).
 //!
 pub mod access;
@@ -26,6 +27,7 @@ pub mod server;
 pub mod state;
 pub mod status;
 pub mod tls;
+pub mod trust;
 
 pub use access::{Access, SharedAccess};
 pub use control::{Command, Commands, Control, FailsafeCall, FailsafeCalls, Reply, RestartRequest};

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::pki_types::PrivateKeyDer;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
-use tokio_rustls::rustls::{RootCertStore, ServerConfig, crypto};
+use tokio_rustls::rustls::{ServerConfig, crypto};
 
 /// `restapi.verify_client`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,15 +42,7 @@ pub struct TlsFiles {
 /// The acceptor for `files`; errors name the setting and the reason.
 pub fn acceptor(files: &TlsFiles) -> Result<(TlsAcceptor, VerifyClient), String> {
     let verify = VerifyClient::parse(files.verify_client.as_deref())?;
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.certfile)
-        .and_then(|it| it.collect::<Result<_, _>>())
-        .map_err(|e| format!("restapi.certfile {}: {e}", files.certfile))?;
-    if certs.is_empty() {
-        return Err(format!(
-            "restapi.certfile {}: no certificate in it",
-            files.certfile
-        ));
-    }
+    let certs = crate::trust::read_certs("restapi.certfile", &files.certfile)?;
     let keyfile = files.keyfile.as_deref().unwrap_or(&files.certfile);
     let key = PrivateKeyDer::from_pem_file(keyfile).map_err(|e| {
         format!("restapi.keyfile {keyfile}: {e} (encrypted keys are not supported)")
@@ -63,26 +55,21 @@ pub fn acceptor(files: &TlsFiles) -> Result<(TlsAcceptor, VerifyClient), String>
         (_, VerifyClient::None) => builder.with_no_client_auth(),
         (None, _) => return Err("restapi.verify_client needs restapi.cafile".into()),
         (Some(cafile), mode) => {
-            let mut roots = RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(cafile)
-                .map_err(|e| format!("restapi.cafile {cafile}: {e}"))?
-            {
-                let cert = cert.map_err(|e| format!("restapi.cafile {cafile}: {e}"))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("restapi.cafile {cafile}: {e}"))?;
-            }
+            let trusted = crate::trust::read_certs("restapi.cafile", cafile)?;
+            let roots = crate::trust::roots("restapi.cafile", cafile, &trusted)?;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let verifier = if mode == VerifyClient::Optional {
                 verifier.allow_unauthenticated()
             } else {
                 verifier
             };
-            builder.with_client_cert_verifier(
-                verifier
-                    .build()
-                    .map_err(|e| format!("restapi.cafile {cafile}: {e}"))?,
-            )
+            let inner = verifier
+                .build()
+                .map_err(|e| format!("restapi.cafile {cafile}: {e}"))?;
+            builder.with_client_cert_verifier(Arc::new(crate::trust::ClientVerifier {
+                inner,
+                trusted,
+            }))
         }
     };
     let config = builder

@@ -279,3 +279,121 @@ async fn https_with_client_certificates() {
     assert!(error.starts_with("restapi.certfile"), "{error}");
     assert!(acceptor(&files("sometimes")).is_err());
 }
+
+/// One self-signed certificate (`CA:TRUE`, as `openssl req -x509` makes it) as CA, server and
+/// client certificate, the way Patroni's acceptance suite and many small deployments use it; the
+/// client is curl (OpenSSL, as Python's `ssl` and libpq).
+#[tokio::test]
+async fn https_with_one_self_signed_certificate_for_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    openssl(
+        dir.path(),
+        &[
+            "req",
+            "-nodes",
+            "-new",
+            "-x509",
+            "-subj",
+            "/CN=batman.patroni",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            "one.key",
+            "-out",
+            "one.crt",
+        ],
+    );
+    let path = |f: &str| dir.path().join(f).display().to_string();
+    let (tls, verify) = acceptor(&TlsFiles {
+        certfile: path("one.crt"),
+        keyfile: Some(path("one.key")),
+        cafile: Some(path("one.crt")),
+        verify_client: Some("required".into()),
+    })
+    .unwrap();
+    let port = start(
+        Access::default(),
+        BTreeMap::new(),
+        Some(Tls {
+            acceptor: tls,
+            verify,
+        }),
+    )
+    .await;
+    let out = tokio::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .args(["--cacert", &path("one.crt"), "--cert", &path("one.crt")])
+        .args(["--key", &path("one.key")])
+        .arg(format!("https://127.0.0.1:{port}/patroni"))
+        .output()
+        .await
+        .expect("curl runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "200",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Ferroni's own clients (ferronictl, the agent's calls to its peers) accept it too.
+    let tls = ferroni_api::trust::client_config(&ferroni_api::trust::ClientFiles {
+        cacert: Some(path("one.crt")),
+        certfile: Some(path("one.crt")),
+        keyfile: Some(path("one.key")),
+        insecure: false,
+    })
+    .unwrap();
+    let ours = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let r = ours
+        .get(format!("https://127.0.0.1:{port}/patroni"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Another self-signed certificate is still refused.
+    openssl(
+        dir.path(),
+        &[
+            "req",
+            "-nodes",
+            "-new",
+            "-x509",
+            "-subj",
+            "/CN=joker",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.crt",
+        ],
+    );
+    let out = tokio::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .args(["--cacert", &path("one.crt"), "--cert", &path("other.crt")])
+        .args(["--key", &path("other.key")])
+        .arg(format!("https://127.0.0.1:{port}/patroni"))
+        .output()
+        .await
+        .expect("curl runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "000");
+}

@@ -158,25 +158,17 @@ impl Ctx {
     /// `restapi`'s.
     pub fn http(&self) -> Result<reqwest::Client> {
         let ctl = self.config.ctl.clone().unwrap_or_default();
-        let mut builder = reqwest::Client::builder()
+        let files = ferroni_api::trust::ClientFiles {
+            cacert: ctl.cacert.or_else(|| self.config.restapi.cafile.clone()),
+            certfile: ctl.certfile,
+            keyfile: ctl.keyfile,
+            insecure: self.insecure || ctl.insecure,
+        };
+        let tls = ferroni_api::trust::client_config(&files).map_err(anyhow::Error::msg)?;
+        Ok(reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .danger_accept_invalid_certs(self.insecure || ctl.insecure);
-        let cacert = ctl
-            .cacert
-            .clone()
-            .or_else(|| self.config.restapi.cafile.clone());
-        if let Some(ca) = cacert {
-            let pem = std::fs::read(&ca).with_context(|| format!("cannot read {ca}"))?;
-            builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
-        }
-        if let Some(cert) = &ctl.certfile {
-            let mut pem = std::fs::read(cert).with_context(|| format!("cannot read {cert}"))?;
-            if let Some(key) = &ctl.keyfile {
-                pem.extend(std::fs::read(key).with_context(|| format!("cannot read {key}"))?);
-            }
-            builder = builder.identity(reqwest::Identity::from_pem(&pem)?);
-        }
-        Ok(builder.build()?)
+            .use_preconfigured_tls(tls)
+            .build()?)
     }
 
     /// Sends `method` `endpoint` to `member`'s REST API; the status and body.

@@ -184,25 +184,16 @@ impl RestServer {
 /// `ctl.cacert` (else `restapi.cafile`), with `ctl.certfile`/`keyfile` as the client certificate
 /// when set (Patroni's request settings).
 pub fn peer_client(config: &Config) -> Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder();
     let ctl = config.ctl.clone().unwrap_or_default();
-    let cafile = ctl.cacert.as_ref().or(config.restapi.cafile.as_ref());
-    if let Some(cafile) = cafile {
-        let pem = std::fs::read(cafile).with_context(|| format!("CA file {cafile}"))?;
-        let ca =
-            reqwest::Certificate::from_pem(&pem).with_context(|| format!("CA file {cafile}"))?;
-        builder = builder.add_root_certificate(ca);
-    }
-    if let Some(certfile) = &ctl.certfile {
-        let mut pem =
-            std::fs::read(certfile).with_context(|| format!("ctl.certfile {certfile}"))?;
-        if let Some(keyfile) = &ctl.keyfile {
-            pem.push(b'\n');
-            pem.extend(std::fs::read(keyfile).with_context(|| format!("ctl.keyfile {keyfile}"))?);
-        }
-        let identity = reqwest::Identity::from_pem(&pem)
-            .with_context(|| format!("ctl.certfile {certfile}"))?;
-        builder = builder.identity(identity);
-    }
-    builder.build().context("HTTP client")
+    let files = ferroni_api::trust::ClientFiles {
+        cacert: ctl.cacert.or_else(|| config.restapi.cafile.clone()),
+        certfile: ctl.certfile,
+        keyfile: ctl.keyfile,
+        insecure: false,
+    };
+    let tls = ferroni_api::trust::client_config(&files).map_err(anyhow::Error::msg)?;
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .build()
+        .context("HTTP client")
 }
