@@ -421,11 +421,23 @@ impl LocalPostgres {
             .args(&params.cmdline)
             .stdin(std::process::Stdio::null());
         let mut child = cmd.spawn().map_err(io("cannot start postgres"))?;
-        // Reap the postmaster whenever it exits, so it never lingers as a zombie.
+        // Reap the postmaster whenever it exits, so it never lingers as a zombie; its exit also
+        // ends the wait at once (a configuration error must not wait out `timeout`).
+        let (exited_tx, exited) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            let _ = child.wait().await;
+            let status = child.wait().await;
+            let _ = exited_tx.send(status);
         });
-        self.wait_ready(timeout).await
+        tokio::select! {
+            ready = self.wait_ready(timeout) => ready,
+            Ok(status) = exited => Err(PgError::Program {
+                program: "postgres".into(),
+                reason: match status {
+                    Ok(s) => format!("exited while starting ({s})"),
+                    Err(e) => format!("exited while starting ({e})"),
+                },
+            }),
+        }
     }
 
     /// The protected parameters (given on the command line) whose wanted value differs from the
