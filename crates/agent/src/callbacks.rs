@@ -285,6 +285,11 @@ impl Executor {
                     biased;
                     _ = child.wait() => {}
                     changed = rx.changed() => {
+                        // The agent is going away: the last callback (its on_stop) outlives it,
+                        // as Patroni's does.
+                        if changed.is_err() {
+                            return;
+                        }
                         // One that has just ended keeps the children it left running.
                         if matches!(child.try_wait(), Ok(None)) {
                             kill_group(&mut child).await;
@@ -292,9 +297,6 @@ impl Executor {
                                 "Killed {} because it was still running",
                                 split::python_list(&argv)
                             );
-                        }
-                        if changed.is_err() {
-                            return;
                         }
                         next = rx.borrow_and_update().clone();
                     }

@@ -263,5 +263,13 @@ async fn flush_returns_once_the_last_callback_started() {
     // Started: it runs on after the agent is gone.
     let stop = recorded(d, "pid-on_stop").await;
     assert!(alive(stop));
+    drop(cb);
+    // The executor sees its sender gone within a scheduling round; watch that window.
+    let until = std::time::Instant::now() + Duration::from_millis(500);
+    while std::time::Instant::now() < until {
+        assert!(alive(stop), "on_stop was killed when the agent went away");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     kill_scripts(d);
 }
