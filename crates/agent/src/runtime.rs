@@ -566,7 +566,12 @@ impl Runtime {
         self.update_fence(&input);
         if let Some(c) = &cluster {
             self.dcs_last_seen = unix_now();
-            self.publish(c, &input).await;
+            // A cycle that gave the lock up leaves /status as the release wrote it.
+            let released = decision
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::ReleaseLock | Action::Demote(_)));
+            self.publish(c, &input, released).await;
         } else {
             // Without the DCS the lock cannot be proven: never answer "primary" — unless every
             // member accepted this primary (failsafe mode).
@@ -922,7 +927,7 @@ impl Runtime {
     }
 
     /// The member key, and the leader's slots for its replicas.
-    async fn publish(&mut self, cluster: &Cluster, input: &Input) {
+    async fn publish(&mut self, cluster: &Cluster, input: &Input, released: bool) {
         let mut member = member::build(
             &self.loaded.config,
             input,
@@ -944,7 +949,8 @@ impl Runtime {
             tracing::error!("failed to update member key: {e}");
         }
         let holder = cluster.leader_name() == Some(self.me.name.as_str())
-            && input.lock == LockRenewal::Renewed;
+            && input.lock == LockRenewal::Renewed
+            && !released;
         if holder && self.dynamic.failsafe_mode {
             let topology = self.failsafe_topology(cluster);
             if cluster.failsafe.as_ref() != Some(&topology)

@@ -263,7 +263,6 @@ impl Etcd3 {
         Ok(response.kvs().iter().filter_map(cache::raw_kv).collect())
     }
 
-    /// Writes a plain key unless the cache shows it already holds `value`.
     /// The condition of the lock operations: the leader key holds this member's name.
     fn leader_is_mine(&self) -> Compare {
         Compare::value(
@@ -273,6 +272,7 @@ impl Etcd3 {
         )
     }
 
+    /// Writes a plain key unless the cache shows it already holds `value`.
     async fn put_if_changed(&self, key: &str, value: &str) -> Result<(), DcsError> {
         if self.cache.get(key).is_some_and(|kv| kv.value == value) {
             return Ok(());

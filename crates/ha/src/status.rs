@@ -65,18 +65,6 @@ pub fn leader_status(
             retention.seen.insert(name.clone(), view.now);
         }
     }
-    // Patroni publishes the member slots only while it keeps them (member_slots_ttl > 0), and
-    // adds its own name at its current position, for the next leader to keep.
-    let mut slots = Map::new();
-    if view.member_slots_ttl > 0 {
-        for (name, lsn) in view.slots {
-            slots.insert(name.clone(), Value::from(*lsn));
-        }
-        slots.insert(
-            slot_name_from_member_name(view.me),
-            Value::from(view.wal_position),
-        );
-    }
     let members: Vec<String> = cluster
         .members
         .iter()
@@ -84,6 +72,19 @@ pub fn leader_status(
         .map(|m| slot_name_from_member_name(&m.name))
         .chain([slot_name_from_member_name(view.me)])
         .collect();
+    // Patroni publishes the slots it manages (the members', not a backup tool's) only while it
+    // keeps them (member_slots_ttl > 0), and adds its own name at its current position, for the
+    // next leader to keep.
+    let mut slots = Map::new();
+    if view.member_slots_ttl > 0 {
+        for (name, lsn) in view.slots.iter().filter(|(n, _)| members.contains(n)) {
+            slots.insert(name.clone(), Value::from(*lsn));
+        }
+        slots.insert(
+            slot_name_from_member_name(view.me),
+            Value::from(view.wal_position),
+        );
+    }
     for name in slots.keys().filter(|n| members.contains(n)) {
         retention.seen.insert(name.clone(), view.now);
     }

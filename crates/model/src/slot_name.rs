@@ -1,8 +1,8 @@
 //! Replication slot names from member names, as Patroni derives them (the leader creates one per
 //! member; `/status` names them).
 
-/// Lower-case; `-` and `.` become `_`; other characters outside `[a-z0-9_]` become `u` and the decimal code point (4 digits), as `u%04d` of
-/// their code point; at most 63 characters.
+/// Lower-case; `-` and `.` become `_`; any other character outside `[a-z0-9_]` becomes `u`
+/// and its code point in four decimal digits (`u%04d`); at most 63 characters.
 pub fn slot_name_from_member_name(member: &str) -> String {
     let mut out = String::new();
     for c in member.to_lowercase().chars() {
