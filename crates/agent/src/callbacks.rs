@@ -22,7 +22,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
@@ -90,6 +90,14 @@ impl Callbacks {
     /// A reload: the scripts of the configuration read again.
     pub fn reconfigure(&self, config: &Config) {
         *lock(&self.scripts) = Scripts::from_config(config);
+    }
+
+    /// Tells that a bootstrap began; the returned guard tells that it failed unless
+    /// [`BootstrapEnd::succeeded`] is called, also when its task is aborted (callbacks stay
+    /// muted while bootstrapping, so a lost end would mute them for good).
+    pub fn bootstrap_began(self: &Arc<Self>) -> BootstrapEnd {
+        self.changed(Change::BootstrapBegan);
+        BootstrapEnd(Some(self.clone()))
     }
 
     /// Tells what was just done to PostgreSQL; runs the callback it calls for, if configured.
@@ -308,3 +316,22 @@ impl Executor {
 
 #[cfg(test)]
 mod tests;
+
+/// The end of a bootstrap, told exactly once (see [`Callbacks::bootstrap_began`]).
+pub struct BootstrapEnd(Option<Arc<Callbacks>>);
+
+impl BootstrapEnd {
+    pub fn succeeded(mut self) {
+        if let Some(cb) = self.0.take() {
+            cb.changed(Change::Bootstrapped);
+        }
+    }
+}
+
+impl Drop for BootstrapEnd {
+    fn drop(&mut self) {
+        if let Some(cb) = self.0.take() {
+            cb.changed(Change::BootstrapFailed);
+        }
+    }
+}

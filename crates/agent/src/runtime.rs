@@ -658,7 +658,7 @@ impl Runtime {
                 self.dcs.set_config(&self.dynamic.raw, None).await?;
             }
             Action::Bootstrap => {
-                cb.changed(Change::BootstrapBegan);
+                let end = cb.bootstrap_began();
                 self.spawn_task(TaskKind::Bootstrap, async move {
                     let result = async {
                         pg.initdb().await?;
@@ -673,9 +673,9 @@ impl Runtime {
                             .stop(&pg, StopMode::Immediate, Duration::from_secs(30), stop)
                             .await;
                         pg.remove_data();
-                        cb.changed(Change::BootstrapFailed);
+                        drop(end);
                     } else {
-                        cb.changed(Change::Bootstrapped);
+                        end.succeeded();
                     }
                     result.map_err(anyhow::Error::from)
                 });

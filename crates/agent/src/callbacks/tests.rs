@@ -273,3 +273,17 @@ async fn flush_returns_once_the_last_callback_started() {
     }
     kill_scripts(d);
 }
+
+#[tokio::test]
+async fn an_aborted_bootstrap_ends_the_bootstrap_muting() {
+    let dir = tempfile::tempdir().unwrap();
+    let cb = Arc::new(sleeping(dir.path()));
+    let end = cb.bootstrap_began();
+    assert!(lock(&cb.memory).bootstrapping);
+    // The task holding it is aborted: the guard is dropped without an outcome.
+    drop(end);
+    assert!(!lock(&cb.memory).bootstrapping);
+    let end = cb.bootstrap_began();
+    end.succeeded();
+    assert!(!lock(&cb.memory).bootstrapping);
+}
