@@ -109,19 +109,12 @@ async fn a_reload_applies_local_changes() {
     );
     // The new line is the server's too (its parsed rules).
     wait_until_async(DEADLINE, "the new pg_hba rule loaded", || async {
-        let (client, conn) =
-            tokio_postgres::connect(&cluster.nodes[0].connstr(), tokio_postgres::NoTls)
-                .await
-                .ok()?;
-        tokio::spawn(conn);
-        let row = client
-            .query_one(
-                "SELECT count(*) FROM pg_hba_file_rules WHERE address = '127.0.0.2'",
-                &[],
-            )
-            .await
-            .ok()?;
-        (row.get::<_, i64>(0) == 1).then_some(())
+        let rules = ferroni_testkit::probes::query_one::<i64>(
+            &cluster.nodes[0].connstr(),
+            "SELECT count(*) FROM pg_hba_file_rules WHERE address = '127.0.0.2'",
+        )
+        .await?;
+        (rules == 1).then_some(())
     })
     .await
     .unwrap();
