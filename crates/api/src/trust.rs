@@ -7,16 +7,19 @@
 //! file: one certificate as CA, server and client certificate, the setup of Patroni's
 //! acceptance suite and of many small clusters. We accept exactly that case: the presented
 //! certificate, byte for byte one of the trusted ones, with no chain; every other verdict
-//! (expiry, name, signature, unknown issuer) stays webpki's.
+//! (expiry, signature, unknown issuer) stays webpki's, and a server's name is still checked.
+//! (Its extended key usage is not: webpki checks it after the CA flag, OpenSSL does not
+//! require it for a trusted self-signed certificate either.)
 
 use std::sync::Arc;
-use tokio_rustls::rustls::client::WebPkiServerVerifier;
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
+use tokio_rustls::rustls::client::{WebPkiServerVerifier, verify_server_name};
 use tokio_rustls::rustls::crypto::{self, CryptoProvider};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use tokio_rustls::rustls::server::ParsedCertificate;
 use tokio_rustls::rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use tokio_rustls::rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, Error, RootCertStore,
@@ -58,8 +61,11 @@ fn pinned<T>(
     accepted: T,
 ) -> Result<T, Error> {
     match verdict {
-        Err(Error::InvalidCertificate(CertificateError::Other(_)))
-            if intermediates.is_empty()
+        Err(Error::InvalidCertificate(CertificateError::Other(other)))
+            if matches!(
+                other.0.downcast_ref::<webpki::Error>(),
+                Some(webpki::Error::CaUsedAsEndEntity)
+            ) && intermediates.is_empty()
                 && trusted.iter().any(|t| t.as_ref() == end_entity.as_ref()) =>
         {
             Ok(accepted)
@@ -142,13 +148,17 @@ impl ServerCertVerifier for ServerVerifier {
         let Some(inner) = &self.inner else {
             return Ok(ServerCertVerified::assertion());
         };
-        pinned(
+        let verdict = pinned(
             inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now),
             end_entity,
             intermediates,
             &self.trusted,
             ServerCertVerified::assertion(),
-        )
+        )?;
+        // webpki stops at the CA verdict before the name: check it here, so a CA file holding
+        // several members' certificates never lets one pose as another.
+        verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
+        Ok(verdict)
     }
     fn verify_tls12_signature(
         &self,
@@ -193,11 +203,11 @@ pub struct ClientFiles {
     pub insecure: bool,
 }
 
-/// The TLS side of a REST API client. Without a CA file, the system's roots (webpki-roots, as
-/// reqwest's default) are trusted.
+/// The TLS side of a REST API client. Without a CA file, Mozilla's roots (webpki-roots, as
+/// reqwest's default) are trusted; with `insecure`, no CA file is read.
 pub fn client_config(files: &ClientFiles) -> Result<ClientConfig, String> {
     let provider = Arc::new(crypto::ring::default_provider());
-    let (roots, trusted) = match &files.cacert {
+    let (roots, trusted) = match files.cacert.as_ref().filter(|_| !files.insecure) {
         Some(path) => {
             let certs = read_certs("CA file", path)?;
             (roots("CA file", path, &certs)?, certs)

@@ -396,4 +396,56 @@ async fn https_with_one_self_signed_certificate_for_everything() {
         .await
         .expect("curl runs");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "000");
+    let refusal = String::from_utf8_lossy(&out.stderr);
+    assert!(refusal.contains("alert"), "{refusal}");
+    // A trusted self-signed certificate for another address does not pass for this one: the
+    // name is still checked.
+    openssl(
+        dir.path(),
+        &[
+            "req",
+            "-nodes",
+            "-new",
+            "-x509",
+            "-subj",
+            "/CN=robin",
+            "-addext",
+            "subjectAltName=IP:127.0.0.2",
+            "-keyout",
+            "elsewhere.key",
+            "-out",
+            "elsewhere.crt",
+        ],
+    );
+    let (tls, verify) = acceptor(&TlsFiles {
+        certfile: path("elsewhere.crt"),
+        keyfile: Some(path("elsewhere.key")),
+        cafile: None,
+        verify_client: Some("none".into()),
+    })
+    .unwrap();
+    let elsewhere = start(
+        Access::default(),
+        BTreeMap::new(),
+        Some(Tls {
+            acceptor: tls,
+            verify,
+        }),
+    )
+    .await;
+    let tls = ferroni_api::trust::client_config(&ferroni_api::trust::ClientFiles {
+        cacert: Some(path("elsewhere.crt")),
+        ..Default::default()
+    })
+    .unwrap();
+    let strict = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let refused = strict
+        .get(format!("https://127.0.0.1:{elsewhere}/patroni"))
+        .send()
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
 }
