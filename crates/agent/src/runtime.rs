@@ -419,12 +419,6 @@ impl Runtime {
             .iter()
             .filter(|m| m.name != self.me.name)
             .map(|m| async move {
-                let priority = m
-                    .data
-                    .tags
-                    .as_ref()
-                    .and_then(|t| t.get("failover_priority"))
-                    .and_then(Value::as_i64);
                 let live = match host_port(&m.data.conn_url) {
                     Some((host, port)) => {
                         self.pg
@@ -439,8 +433,8 @@ impl Runtime {
                     primary: live.as_ref().is_some_and(|o| !o.in_recovery),
                     wal_position: live.as_ref().map_or(0, |o| o.wal_position),
                     timeline: live.as_ref().map_or(0, |o| o.timeline),
-                    nofailover: m.data.tag_true("nofailover") || priority == Some(0),
-                    failover_priority: priority.unwrap_or(1),
+                    nofailover: m.data.nofailover(),
+                    failover_priority: m.data.failover_priority().unwrap_or(1),
                 }
             });
         futures::future::join_all(probes).await

@@ -474,7 +474,9 @@ pub static DYNAMIC: &[Key] = &[
     key("ignore_slots", Ignored("is not read yet")),
     key(
         "member_slots_ttl",
-        Ignored("is not applied yet: the slot of a member that is gone is not kept for it"),
+        Ignored(
+            "only shapes /status (retain_slots, and no slots at 0): the slot of a member that is gone is not kept for it yet",
+        ),
     ),
     key("postgresql.parameters", Honoured),
     key("postgresql.use_pg_rewind", Honoured),

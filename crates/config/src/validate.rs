@@ -294,16 +294,19 @@ impl Checker<'_> {
         if let (Some(nofailover), Some(priority)) = (t.nofailover, t.failover_priority)
             && nofailover == (priority > 0)
         {
-            self.out.warnings.push(format!(
-                    "tags.nofailover ({nofailover}) contradicts tags.failover_priority ({priority}); nofailover wins"
-                ));
+            self.out.warnings.push(conflicting(
+                "nofailover",
+                nofailover,
+                "failover_priority",
+                priority,
+            ));
         }
         if let (Some(nosync), Some(priority)) = (t.nosync, t.sync_priority)
             && nosync == (priority > 0)
         {
-            self.out.warnings.push(format!(
-                "tags.nosync ({nosync}) contradicts tags.sync_priority ({priority}); nosync wins"
-            ));
+            self.out
+                .warnings
+                .push(conflicting("nosync", nosync, "sync_priority", priority));
         }
     }
 
@@ -395,4 +398,12 @@ mod tests {
         assert_eq!(split_host_port("host"), None);
         assert_eq!(split_host_port("host:port"), None);
     }
+}
+
+/// Patroni's warning for a boolean tag that says otherwise than its priority (the boolean wins).
+fn conflicting(flag: &str, value: bool, priority_name: &str, priority: i64) -> String {
+    let python = if value { "True" } else { "False" };
+    format!(
+        "Conflicting configuration between {flag}: {python} and {priority_name}: {priority}. Defaulting to {flag}: {python}"
+    )
 }

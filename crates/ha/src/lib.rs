@@ -241,12 +241,6 @@ pub(crate) fn failover_possible(input: &Input, cluster: &Cluster, candidate: Opt
         m.name != input.me.name
             && candidate.is_none_or(|c| c == m.name)
             && m.data.state == "running"
-            && !m.data.tag_true("nofailover")
-            && m.data
-                .tags
-                .as_ref()
-                .and_then(|t| t.get("failover_priority"))
-                .and_then(|p| p.as_i64())
-                != Some(0)
+            && !m.data.nofailover()
     })
 }

@@ -73,6 +73,23 @@ impl Member {
         host_port(&self.conn_url)
     }
 
+    /// `failover_priority` as a number (Patroni's `parse_int`: a number or a numeric string).
+    pub fn failover_priority(&self) -> Option<i64> {
+        match self.tags.as_ref()?.get("failover_priority")? {
+            Value::String(s) => s.trim().parse().ok(),
+            v => v.as_i64(),
+        }
+    }
+
+    /// Whether this member may never become leader, by Patroni's rule: the `nofailover` tag when
+    /// it is present, else `failover_priority` of 0 or less.
+    pub fn nofailover(&self) -> bool {
+        match self.tags.as_ref().and_then(|t| t.get("nofailover")) {
+            Some(tag) => tag.as_bool().unwrap_or(false),
+            None => self.failover_priority().is_some_and(|p| p <= 0),
+        }
+    }
+
     /// Whether a tag is set to `true`.
     pub fn tag_true(&self, tag: &str) -> bool {
         self.tags
@@ -104,6 +121,28 @@ pub fn host_port(conn_url: &str) -> Option<(String, u16)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn nofailover_by_patronis_rule_the_tag_wins_over_the_priority() {
+        let member = |tags: serde_json::Value| Member {
+            tags: serde_json::from_value(tags).ok(),
+            ..Member::default()
+        };
+        let m = |t| member(t).nofailover();
+        assert!(m(
+            serde_json::json!({"nofailover": true, "failover_priority": 1})
+        ));
+        assert!(!m(
+            serde_json::json!({"nofailover": false, "failover_priority": 0})
+        ));
+        assert!(m(serde_json::json!({"failover_priority": "0"})));
+        assert!(!m(serde_json::json!({"failover_priority": "2"})));
+        assert!(!m(serde_json::json!({})));
+        assert_eq!(
+            member(serde_json::json!({"failover_priority": "3"})).failover_priority(),
+            Some(3)
+        );
+    }
     use super::*;
 
     #[test]
