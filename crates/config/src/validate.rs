@@ -362,6 +362,14 @@ pub fn check(config: &Config) -> Findings {
     .run()
 }
 
+/// Patroni's warning for a boolean tag that says otherwise than its priority (the boolean wins).
+fn conflicting(flag: &str, value: bool, priority_name: &str, priority: i64) -> String {
+    let python = if value { "True" } else { "False" };
+    format!(
+        "Conflicting configuration between {flag}: {python} and {priority_name}: {priority}. Defaulting to {flag}: {python}"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,12 +406,4 @@ mod tests {
         assert_eq!(split_host_port("host"), None);
         assert_eq!(split_host_port("host:port"), None);
     }
-}
-
-/// Patroni's warning for a boolean tag that says otherwise than its priority (the boolean wins).
-fn conflicting(flag: &str, value: bool, priority_name: &str, priority: i64) -> String {
-    let python = if value { "True" } else { "False" };
-    format!(
-        "Conflicting configuration between {flag}: {python} and {priority_name}: {priority}. Defaulting to {flag}: {python}"
-    )
 }
