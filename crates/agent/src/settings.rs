@@ -124,7 +124,7 @@ pub fn me(config: &Config) -> Me {
     Me {
         name: config.name.clone(),
         nofailover: config.tags.nofailover(),
-        failover_priority: config.tags.failover_priority.unwrap_or(1),
+        failover_priority: config.tags.failover_priority().unwrap_or(1),
         // Set each cycle from the watchdog's state (runtime).
         watchdog_failed: false,
     }
@@ -147,11 +147,11 @@ pub fn published_tags(config: &Config) -> Map<String, Value> {
     flag("clonefrom", t.clonefrom, false);
     flag("nosync", t.nosync, t.sync_priority.is_some());
     flag("nostream", t.nostream, false);
-    if let Some(p) = t.failover_priority {
-        tags.insert("failover_priority".into(), p.into());
+    if let Some(p) = &t.failover_priority {
+        tags.insert("failover_priority".into(), p.written.clone());
     }
-    if let Some(p) = t.sync_priority {
-        tags.insert("sync_priority".into(), p.into());
+    if let Some(p) = &t.sync_priority {
+        tags.insert("sync_priority".into(), p.written.clone());
     }
     if let Some(r) = &t.replicatefrom {
         tags.insert("replicatefrom".into(), Value::String(r.clone()));
@@ -160,4 +160,29 @@ pub fn published_tags(config: &Config) -> Map<String, Value> {
         tags.insert(k.clone(), v.clone());
     }
     tags
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn priorities_are_published_as_written_and_read_as_numbers() {
+        let tree = serde_json::json!({
+            "scope": "demo", "name": "node1",
+            "restapi": {"listen": "127.0.0.1:8008", "connect_address": "127.0.0.1:8008"},
+            "etcd3": {"hosts": "127.0.0.1:2379"},
+            "postgresql": {"listen": "127.0.0.1:5432", "connect_address": "127.0.0.1:5432",
+                           "data_dir": "/tmp/x",
+                           "authentication": {"superuser": {"username": "postgres"},
+                                              "replication": {"username": "replicator"}}},
+            "tags": {"nofailover": true, "failover_priority": "1", "sync_priority": 2}
+        });
+        let loaded = ferroni_config::load::from_tree(tree).expect("loads");
+        let tags = super::published_tags(&loaded.config);
+        assert_eq!(tags["failover_priority"], serde_json::json!("1"));
+        assert_eq!(tags["sync_priority"], serde_json::json!(2));
+        assert_eq!(tags["nofailover"], serde_json::json!(true));
+        let me = super::me(&loaded.config);
+        assert!(me.nofailover, "the nofailover tag wins");
+        assert_eq!(me.failover_priority, 1);
+    }
 }

@@ -117,6 +117,32 @@ impl<'de> Deserialize<'de> for Int {
     }
 }
 
+/// An integer read leniently, with the value as it was written: Patroni publishes tags such as
+/// `failover_priority: '1'` in the member key unchanged (a string stays a string).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrittenInt {
+    pub value: i64,
+    pub written: serde_json::Value,
+}
+
+impl<'de> Deserialize<'de> for WrittenInt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let written = serde_json::Value::deserialize(d)?;
+        let value = written
+            .clone()
+            .deserialize_any(IntVisitor)
+            .map_err(de::Error::custom)?;
+        Ok(WrittenInt { value, written })
+    }
+}
+
+#[cfg(test)]
+impl serde::Serialize for WrittenInt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.written.serialize(s)
+    }
+}
+
 /// A boolean read leniently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bool(pub bool);

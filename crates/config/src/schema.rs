@@ -206,12 +206,10 @@ impl Watchdog {
 pub struct Tags {
     #[serde(deserialize_with = "flex::opt_bool")]
     pub nofailover: Option<bool>,
-    #[serde(deserialize_with = "flex::opt_int")]
-    pub failover_priority: Option<i64>,
+    pub failover_priority: Option<flex::WrittenInt>,
     #[serde(deserialize_with = "flex::opt_bool")]
     pub nosync: Option<bool>,
-    #[serde(deserialize_with = "flex::opt_int")]
-    pub sync_priority: Option<i64>,
+    pub sync_priority: Option<flex::WrittenInt>,
     #[serde(deserialize_with = "flex::opt_bool")]
     pub clonefrom: Option<bool>,
     #[serde(deserialize_with = "flex::opt_bool")]
@@ -225,9 +223,17 @@ pub struct Tags {
 }
 
 impl Tags {
+    pub fn failover_priority(&self) -> Option<i64> {
+        self.failover_priority.as_ref().map(|p| p.value)
+    }
+
+    pub fn sync_priority(&self) -> Option<i64> {
+        self.sync_priority.as_ref().map(|p| p.value)
+    }
+
     /// Whether this member may never become leader (`nofailover`, or `failover_priority: 0`).
     pub fn nofailover(&self) -> bool {
-        match (self.nofailover, self.failover_priority) {
+        match (self.nofailover, self.failover_priority()) {
             (Some(n), _) => n,
             (None, Some(p)) => p <= 0,
             (None, None) => false,

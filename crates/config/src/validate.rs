@@ -284,14 +284,14 @@ impl Checker<'_> {
     fn tags(&mut self) {
         let t = &self.config.tags;
         for (key, value) in [
-            ("tags.failover_priority", t.failover_priority),
-            ("tags.sync_priority", t.sync_priority),
+            ("tags.failover_priority", t.failover_priority()),
+            ("tags.sync_priority", t.sync_priority()),
         ] {
             if let Some(v) = value.filter(|v| *v < 0) {
                 self.error(key, format!("{v} is smaller than 0"));
             }
         }
-        if let (Some(nofailover), Some(priority)) = (t.nofailover, t.failover_priority)
+        if let (Some(nofailover), Some(priority)) = (t.nofailover, t.failover_priority())
             && nofailover == (priority > 0)
         {
             self.out.warnings.push(conflicting(
@@ -301,7 +301,7 @@ impl Checker<'_> {
                 priority,
             ));
         }
-        if let (Some(nosync), Some(priority)) = (t.nosync, t.sync_priority)
+        if let (Some(nosync), Some(priority)) = (t.nosync, t.sync_priority())
             && nosync == (priority > 0)
         {
             self.out
