@@ -693,7 +693,12 @@ impl Runtime {
                 self.upstream = None;
                 self.spawn_task(TaskKind::StartPrimary, async move {
                     pg.configure(&params, Recovery::Primary)?;
-                    pg.start(&params, start_timeout).await?;
+                    if let Err(e) = pg.start(&params, start_timeout).await {
+                        if pg.postmaster_pid().is_none() {
+                            cb.changed(Change::StartFailed);
+                        }
+                        return Err(e.into());
+                    }
                     cb.changed(Change::Started {
                         role: Role::Primary,
                     });

@@ -92,6 +92,8 @@ pub enum Change {
     Promoted,
     /// The agent's first sight of a running PostgreSQL it did not start, in `role`.
     FoundRunning { role: Role },
+    /// Starting the crashed primary failed: it gives its lock up (Patroni's `post_recover`).
+    StartFailed,
 }
 
 /// What callbacks remember between changes: Patroni's `role` and `cb_called`.
@@ -156,6 +158,10 @@ pub fn after(memory: Memory, change: Change) -> (Option<Call>, Memory) {
         Change::Promoted => (call(Callback::OnRoleChange, Role::Primary), Role::Primary),
         Change::FoundRunning { role } if !memory.called => (call(Callback::OnStart, role), role),
         Change::FoundRunning { .. } => (None, memory.role),
+        Change::StartFailed if matches!(memory.role, Role::Primary | Role::StandbyLeader) => {
+            (call(Callback::OnRoleChange, Role::Demoted), Role::Demoted)
+        }
+        Change::StartFailed => (None, memory.role),
     };
     let called = memory.called || call.is_some_and(|c| c.callback.shares_executor());
     (

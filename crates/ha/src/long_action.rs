@@ -120,6 +120,18 @@ fn decide(input: &Input, cluster: &Cluster, task: &Task) -> Option<Decision> {
             vec![Action::CancelInitialize],
             "removing initialize key after failed attempt to bootstrap the cluster",
         )),
+        // Only once it is down: a primary still starting after the timeout could come up as one.
+        TaskOutcome::Failed
+            if task.kind == TaskKind::StartPrimary
+                && holds_lock(input, cluster)
+                && matches!(input.pg.state, crate::PgState::Stopped { .. }) =>
+        {
+            Some(Decision::act(
+                memo,
+                vec![Action::ReleaseLock],
+                "removed leader key after trying and failing to start postgres",
+            ))
+        }
         TaskOutcome::Vetoed if holds_lock(input, cluster) => Some(
             Decision::act(
                 &crate::Memo {

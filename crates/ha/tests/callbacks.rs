@@ -87,6 +87,20 @@ fn rows() -> Vec<Row> {
             Uninitialized,
         ),
         row(
+            "crashed primary failed to start: on_role_change demoted (Patroni's post_recover)",
+            memory(Primary, true),
+            Change::StartFailed,
+            Some((OnRoleChange, Demoted)),
+            Demoted,
+        ),
+        row(
+            "a replica that failed to start: nothing",
+            memory(Replica, true),
+            Change::StartFailed,
+            None,
+            Replica,
+        ),
+        row(
             "clone: the first start as a replica is a start",
             Memory::default(),
             started(Replica),

@@ -510,6 +510,22 @@ fn rows() -> Vec<Row> {
             "bootstrap from 'node2' failed",
         ),
         row(
+            "e2.7: the crashed primary failed to start and is down: it gives the lock up",
+            leader()
+                .stopped(true)
+                .task(TaskKind::StartPrimary, TaskOutcome::Failed),
+            vec![ReleaseLock],
+            "removed leader key after trying and failing to start postgres",
+        ),
+        row(
+            "e2.7: the crashed primary is still starting after its timeout: it keeps the lock",
+            leader()
+                .starting(1)
+                .task(TaskKind::StartPrimary, TaskOutcome::Failed),
+            vec![],
+            "starting primary after failure failed",
+        ),
+        row(
             "e2.7: a finished promote writes history",
             leader().task(TaskKind::Promote, TaskOutcome::Succeeded),
             vec![UpdateHistory],
