@@ -159,7 +159,15 @@ pub fn published_tags(config: &Config) -> Map<String, Value> {
     for (k, v) in &t.custom {
         tags.insert(k.clone(), v.clone());
     }
-    tags
+    // In the order the configuration wrote them, as Patroni's member key has them.
+    let mut ordered = Map::new();
+    for name in &t.written_order {
+        if let Some(v) = tags.remove(name) {
+            ordered.insert(name.clone(), v);
+        }
+    }
+    ordered.extend(tags);
+    ordered
 }
 
 #[cfg(test)]
@@ -181,6 +189,26 @@ mod tests {
         assert_eq!(tags["failover_priority"], serde_json::json!("1"));
         assert_eq!(tags["sync_priority"], serde_json::json!(2));
         assert_eq!(tags["nofailover"], serde_json::json!(true));
+        let order: Vec<&str> = tags.keys().map(String::as_str).collect();
+        assert_eq!(order, ["nofailover", "failover_priority", "sync_priority"]);
+        let tree = serde_json::json!({
+            "scope": "demo", "name": "node1",
+            "restapi": {"listen": "127.0.0.1:8008", "connect_address": "127.0.0.1:8008"},
+            "etcd3": {"hosts": "127.0.0.1:2379"},
+            "postgresql": {"listen": "127.0.0.1:5432", "connect_address": "127.0.0.1:5432",
+                           "data_dir": "/tmp/x",
+                           "authentication": {"superuser": {"username": "postgres"},
+                                              "replication": {"username": "replicator"}}},
+            "tags": {"dc": "west", "failover_priority": "1", "nofailover": true}
+        });
+        let loaded = ferroni_config::load::from_tree(tree).expect("loads");
+        let tags = super::published_tags(&loaded.config);
+        let order: Vec<&str> = tags.keys().map(String::as_str).collect();
+        assert_eq!(
+            order,
+            ["dc", "failover_priority", "nofailover"],
+            "as written"
+        );
         let me = super::me(&loaded.config);
         assert!(me.nofailover, "the nofailover tag wins");
         assert_eq!(me.failover_priority, 1);

@@ -167,9 +167,14 @@ fn plain_message(message: String) -> String {
 /// Types and checks a merged configuration tree.
 pub fn from_tree(tree: Value) -> Result<Loaded, ConfigError> {
     let not_acted_on = crate::unimplemented::local_warnings(&tree);
+    let tag_order: Vec<String> = tree
+        .get("tags")
+        .and_then(Value::as_object)
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
     let mut ignored = Vec::new();
     let mut note_ignored = |path: serde_ignored::Path<'_>| ignored.push(path.to_string());
-    let config: Config =
+    let mut config: Config =
         serde_path_to_error::deserialize(serde_ignored::Deserializer::new(tree, &mut note_ignored))
             .map_err(|e| {
                 let path = e.path().to_string();
@@ -178,6 +183,7 @@ pub fn from_tree(tree: Value) -> Result<Loaded, ConfigError> {
                     issues: vec![Issue::new(path, plain_message(e.into_inner().to_string()))],
                 }
             })?;
+    config.tags.written_order = tag_order;
     let mut findings = validate::check(&config);
     let mut warnings: Vec<String> = ignored
         .iter()

@@ -220,6 +220,9 @@ pub struct Tags {
     /// Tags Patroni does not interpret; published as they are.
     #[serde(flatten)]
     pub custom: BTreeMap<String, Value>,
+    /// The tags in the order the configuration wrote them, which Patroni's member key keeps.
+    #[serde(skip)]
+    pub written_order: Vec<String>,
 }
 
 impl Tags {
