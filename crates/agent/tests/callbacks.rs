@@ -116,6 +116,28 @@ async fn primary_with(cluster: &Cluster, i: usize, replicas: &[usize], deadline:
     .unwrap();
 }
 
+/// Waits until node `i`'s `/cluster` shows `member` running or streaming.
+async fn member_running(cluster: &Cluster, i: usize, member: &str) {
+    let url = format!("{}/cluster", cluster.nodes[i].api_url());
+    wait_until_async(
+        Duration::from_secs(60),
+        "the candidate's member key running",
+        || async {
+            let text = reqwest::get(&url).await.ok()?.text().await.ok()?;
+            let body: serde_json::Value = serde_json::from_str(&text).ok()?;
+            let state = body["members"]
+                .as_array()?
+                .iter()
+                .find(|m| m["name"] == member)?["state"]
+                .as_str()?
+                .to_string();
+            matches!(state.as_str(), "running" | "streaming").then_some(())
+        },
+    )
+    .await
+    .unwrap();
+}
+
 async fn post(cluster: &Cluster, i: usize, path: &str, body: &str) -> u16 {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
@@ -196,6 +218,9 @@ async fn callbacks_run_as_patroni_runs_them() {
     primary_with(&cluster, 0, &[1, 2], Duration::from_secs(180)).await;
     stage_done(&kit, &cluster, &stages, 0).await;
 
+    // The candidate must be running in its member key too (it publishes at its next cycle),
+    // or the switchover is refused as Patroni refuses it.
+    member_running(&cluster, 0, "node2").await;
     let switchover = r#"{"leader": "node1", "candidate": "node2"}"#;
     assert_eq!(post(&cluster, 0, "switchover", switchover).await, 200);
     primary_with(&cluster, 1, &[0, 2], Duration::from_secs(120)).await;

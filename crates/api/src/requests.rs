@@ -167,16 +167,9 @@ pub fn failover_refusal(
             found
         }
     };
-    let promotable = members.iter().any(|m| {
-        m.data.state == "running"
-            && !m.data.tag_true("nofailover")
-            && m.data
-                .tags
-                .as_ref()
-                .and_then(|t| t.get("failover_priority"))
-                .and_then(Value::as_i64)
-                != Some(0)
-    });
+    let promotable = members
+        .iter()
+        .any(|m| m.data.state == "running" && !m.data.nofailover());
     (!promotable).then(|| format!("{action} is not possible: no good candidates have been found"))
 }
 
