@@ -4,6 +4,7 @@
 mod commands;
 mod failsafe;
 mod handover;
+mod peers;
 mod reload;
 mod rest;
 mod status;
@@ -20,7 +21,7 @@ use ferroni_ha::callbacks::{Change, Role};
 use ferroni_ha::fence::FenceOrder;
 use ferroni_ha::{
     Action, DataDir, DcsView, Decision, DemoteMode, FailsafeView, Input, LockRenewal, Me, Memo,
-    Millis, PeerReport, PgState, PgView, Running, TaskKind, decide,
+    Millis, PgState, PgView, Running, TaskKind, decide,
 };
 use ferroni_model::member::host_port;
 use ferroni_model::{Cluster, History, HistoryEntry, parse_lsn};
@@ -211,6 +212,7 @@ impl Runtime {
             self.state.subscribe(),
             control,
             self.failsafe_calls.clone(),
+            Some(rest::live_positions(self.pg.clone())),
         )
         .await?;
         self.rest = Some(server);
@@ -408,36 +410,6 @@ impl Runtime {
             },
             state,
         }
-    }
-
-    /// The other members, for a leader race: their tags from their keys, their role and WAL
-    /// position asked live from their PostgreSQL (a member key can be a cycle old). Patroni asks
-    /// the members' REST API instead; until Ferroni serves one, PostgreSQL answers directly.
-    async fn peers(&self, cluster: &Cluster) -> Vec<PeerReport> {
-        let probes = cluster
-            .members
-            .iter()
-            .filter(|m| m.name != self.me.name)
-            .map(|m| async move {
-                let live = match host_port(&m.data.conn_url) {
-                    Some((host, port)) => {
-                        self.pg
-                            .observe_remote(&host, port, Duration::from_secs(2))
-                            .await
-                    }
-                    None => None,
-                };
-                PeerReport {
-                    name: m.name.clone(),
-                    reachable: live.is_some(),
-                    primary: live.as_ref().is_some_and(|o| !o.in_recovery),
-                    wal_position: live.as_ref().map_or(0, |o| o.wal_position),
-                    timeline: live.as_ref().map_or(0, |o| o.timeline),
-                    nofailover: m.data.nofailover(),
-                    failover_priority: m.data.failover_priority().unwrap_or(1),
-                }
-            });
-        futures::future::join_all(probes).await
     }
 
     async fn cycle(&mut self) -> Next {

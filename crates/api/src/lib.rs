@@ -1,11 +1,13 @@
 //! ferroni-api owns the REST API: Patroni's endpoints, status codes and JSON, answered from the
-//! state the agent publishes each cycle (never a SQL or DCS request per probe).
+//! state the agent publishes each cycle (never a SQL or DCS request per health check; `/patroni`
+//! alone asks PostgreSQL for its WAL positions, see [`live`]).
 //!
 //! - [`state`]: [`NodeState`], what the agent publishes.
 //! - [`health`]: the status code of every health check (pure).
 //! - [`status`]: the `/patroni` JSON.
 //! - [`cluster_view`]: `/cluster`, `/history`, `/config` from the DCS view.
 //! - [`json`]: Python's `json.dumps` separators.
+//! - [`live`]: fresh WAL positions for `/patroni`, which peers read in a leader race.
 //! - [`metrics`]: `/metrics` with Patroni's metric names.
 //! - [`access`]: the allowlist and Basic authentication of mutating requests.
 //! - [`members`]: the members' API addresses, resolved off the request path.
@@ -20,6 +22,7 @@ pub mod cluster_view;
 pub mod control;
 pub mod health;
 pub mod json;
+pub mod live;
 pub mod members;
 pub mod metrics;
 pub mod requests;
@@ -31,5 +34,6 @@ pub mod trust;
 
 pub use access::{Access, SharedAccess};
 pub use control::{Command, Commands, Control, FailsafeCall, FailsafeCalls, Reply, RestartRequest};
+pub use live::{LivePositions, Positions, PositionsFuture};
 pub use server::{Api, Tls, bind, extra_headers, serve};
 pub use state::{NodeState, PgStatus, ReplicationRow};

@@ -9,6 +9,7 @@ use crate::access::SharedAccess;
 use crate::cluster_view::{cluster_body, config_body, history_body};
 use crate::control::{Command, Control, Reply};
 use crate::health::{Method, status_code};
+use crate::live::{LivePositions, refreshed};
 use crate::members::MemberAddresses;
 use crate::requests::{self, Body};
 use crate::state::NodeState;
@@ -64,6 +65,8 @@ pub struct Api {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Where failsafe calls are recorded for the agent.
     pub failsafe: crate::control::FailsafeCalls,
+    /// Fresh WAL positions for `GET /patroni` ([`crate::live`]); `None`: the published ones.
+    pub live: Option<Arc<dyn LivePositions>>,
 }
 
 /// TLS for [`serve`].
@@ -183,6 +186,13 @@ async fn handle(
         _ => None,
     };
     if let Some(m) = read {
+        if m == Method::Get
+            && path == "patroni"
+            && let Some(live) = &api.live
+            && let Some(fresh) = refreshed(&node, live.as_ref()).await
+        {
+            return read_only(m, &path, &query, &fresh);
+        }
         return read_only(m, &path, &query, &node);
     }
     let first = path.split('/').next().unwrap_or("").to_string();

@@ -33,6 +33,7 @@ async fn start(access: Access, headers: BTreeMap<String, String>, tls: Option<Tl
         access: access.into(),
         headers: extra_headers(&headers).unwrap(),
         failsafe: Default::default(),
+        live: None,
     };
     tokio::spawn(async move {
         let _keep = _tx;

@@ -93,6 +93,17 @@ pub struct Observation {
     pub pending_restart: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Where a server is in its WAL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalPositions {
+    pub in_recovery: bool,
+    pub timeline: u64,
+    /// Primary: flush LSN; replica: max(receive, replay).
+    pub wal_position: u64,
+    pub receive_lsn: Option<u64>,
+    pub replay_lsn: Option<u64>,
+}
+
 /// The state of the data directory.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataDirState {
@@ -534,28 +545,11 @@ impl LocalPostgres {
         *self.session.lock().await = None;
     }
 
-    /// Observes another member's server (with this cluster's superuser credentials).
-    pub async fn observe_remote(
-        &self,
-        host: &str,
-        port: u16,
-        timeout: Duration,
-    ) -> Option<Observation> {
-        let attempt = async {
-            let endpoint = Endpoint {
-                host: host.to_string(),
-                port,
-            };
-            let app = format!("Patroni {}", self.settings.name);
-            let client = self
-                .superuser_target(&endpoint, &app)
-                .connect(timeout)
-                .await
-                .ok()?;
-            let row = client.query_one(sql::OBSERVE, &[]).await.ok()?;
-            observation(&row)
-        };
-        tokio::time::timeout(timeout, attempt).await.ok().flatten()
+    /// Where the local server is in its WAL, on the kept connection (`None`: no answer).
+    pub async fn wal_positions(&self) -> Option<WalPositions> {
+        let client = self.connect().await.ok()?;
+        let row = client.query_one(sql::POSITIONS, &[]).await.ok()?;
+        positions(&row)
     }
 
     /// Role, timeline, WAL positions and, on a primary, its replication connections; `None` when
@@ -829,7 +823,8 @@ impl LocalPostgres {
 }
 
 /// Reads the row of [`sql::OBSERVE`].
-fn observation(row: &tokio_postgres::Row) -> Option<Observation> {
+/// The role and WAL columns shared by [`sql::OBSERVE`] and [`sql::POSITIONS`].
+fn positions(row: &tokio_postgres::Row) -> Option<WalPositions> {
     let int = |name: &str| {
         row.try_get::<_, Option<i64>>(name)
             .ok()
@@ -837,7 +832,7 @@ fn observation(row: &tokio_postgres::Row) -> Option<Observation> {
             .map(|v| v.max(0) as u64)
     };
     let in_recovery: bool = row.try_get("in_recovery").ok()?;
-    let (receive, replay) = (int("receive_lsn"), int("replay_lsn"));
+    let (receive_lsn, replay_lsn) = (int("receive_lsn"), int("replay_lsn"));
     let timeline = if in_recovery {
         int("receiver_timeline").or_else(|| int("checkpoint_timeline"))
     } else {
@@ -845,10 +840,27 @@ fn observation(row: &tokio_postgres::Row) -> Option<Observation> {
     }
     .unwrap_or(0);
     let wal_position = if in_recovery {
-        receive.unwrap_or(0).max(replay.unwrap_or(0))
+        receive_lsn.unwrap_or(0).max(replay_lsn.unwrap_or(0))
     } else {
         int("flush_lsn").unwrap_or(0)
     };
+    Some(WalPositions {
+        in_recovery,
+        timeline,
+        wal_position,
+        receive_lsn,
+        replay_lsn,
+    })
+}
+
+fn observation(row: &tokio_postgres::Row) -> Option<Observation> {
+    let WalPositions {
+        in_recovery,
+        timeline,
+        wal_position,
+        receive_lsn: receive,
+        replay_lsn: replay,
+    } = positions(row)?;
     let list = |name: &str| {
         row.try_get::<_, Option<String>>(name)
             .ok()

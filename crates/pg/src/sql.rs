@@ -1,11 +1,11 @@
 //! Every SQL statement Ferroni sends to PostgreSQL.
 
-/// Role, timeline and WAL positions of the local server, in one round trip. Pending-restart
-/// parameters leave out `recovery_target*`, which a promoted replica still reports while they
-/// no longer apply. The timeline of a
-/// primary is read from its current WAL file name (it changes at promotion, before any
-/// checkpoint); a replica's from its WAL receiver, else from the last checkpoint.
-pub const OBSERVE: &str = "SELECT pg_catalog.pg_is_in_recovery() AS in_recovery, \
+/// The columns that say where a server is in its WAL (a literal, so both queries embed it). The
+/// timeline of a primary is read from its current WAL file name (it changes at promotion, before
+/// any checkpoint); a replica's from its WAL receiver, else from the last checkpoint.
+macro_rules! wal_columns {
+    () => {
+        "pg_catalog.pg_is_in_recovery() AS in_recovery, \
      CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL \
           ELSE ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int::bigint END AS primary_timeline, \
      (SELECT received_tli::bigint FROM pg_catalog.pg_stat_get_wal_receiver()) AS receiver_timeline, \
@@ -13,7 +13,17 @@ pub const OBSERVE: &str = "SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
      CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL \
           ELSE pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_flush_lsn(), '0/0')::bigint END AS flush_lsn, \
      pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(), '0/0')::bigint AS receive_lsn, \
-     pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_replay_lsn(), '0/0')::bigint AS replay_lsn, \
+     pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_replay_lsn(), '0/0')::bigint AS replay_lsn"
+    };
+}
+
+/// Role, timeline, WAL positions, slots and pending restarts of the local server, in one round
+/// trip. Pending-restart parameters leave out `recovery_target*`, which a promoted replica still
+/// reports while they no longer apply.
+pub const OBSERVE: &str = concat!(
+    "SELECT ",
+    wal_columns!(),
+    ", \
      (SELECT pg_catalog.string_agg(slot_name, ',') FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical') AS slots, \
      (SELECT pg_catalog.json_object_agg(slot_name, pg_catalog.pg_wal_lsn_diff(restart_lsn, '0/0')::bigint)::text \
         FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' AND restart_lsn IS NOT NULL) AS slot_lsns, \
@@ -22,7 +32,12 @@ pub const OBSERVE: &str = "SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
      (SELECT pg_catalog.json_object_agg(s.name, pg_catalog.json_build_object('old_value', s.setting, 'new_value', f.setting) ORDER BY s.name)::text \
         FROM pg_catalog.pg_settings s LEFT JOIN LATERAL (SELECT fs.setting FROM pg_catalog.pg_file_settings fs \
         WHERE fs.name = s.name ORDER BY fs.seqno DESC LIMIT 1) f ON true \
-        WHERE s.pending_restart AND s.name NOT LIKE 'recovery\\_target%') AS pending_restart";
+        WHERE s.pending_restart AND s.name NOT LIKE 'recovery\\_target%') AS pending_restart"
+);
+
+/// Only where the server is in its WAL (the columns of [`OBSERVE`] that say so), for `/patroni`:
+/// cheap enough to ask on every request.
+pub const POSITIONS: &str = concat!("SELECT ", wal_columns!());
 
 /// The replication connections of a primary, as `/patroni` lists them.
 pub const REPLICATION: &str = "SELECT usename::text, application_name, pg_catalog.host(client_addr), state, sync_state, sync_priority::bigint \

@@ -3,6 +3,7 @@
 
 use crate::etcd::Etcd;
 use crate::kit::Kit;
+use crate::member_config::{MemberConfig, PgAccess};
 use crate::netns::Network;
 use crate::ports::free_port;
 use crate::process::Proc;
@@ -67,6 +68,9 @@ pub struct Node {
     pub api_port: u16,
     pub config: PathBuf,
     pub data_dir: PathBuf,
+    /// The unix socket directory the test reaches PostgreSQL through, when TCP needs more
+    /// than a password ([`PgAccess::test_uses_socket`]).
+    pub socket_dir: Option<PathBuf>,
     pub agent: Option<Proc>,
 }
 
@@ -75,8 +79,17 @@ impl Node {
     pub fn connstr(&self) -> String {
         format!(
             "host={} port={} user=postgres password=super-pass dbname=postgres connect_timeout=2",
-            self.host, self.pg_port
+            self.test_host(),
+            self.pg_port
         )
+    }
+
+    /// The host the test connects to: the socket directory or the address.
+    fn test_host(&self) -> String {
+        match &self.socket_dir {
+            Some(dir) => dir.display().to_string(),
+            None => self.host.clone(),
+        }
     }
 
     /// The base URL of its REST API.
@@ -105,7 +118,18 @@ pub struct Cluster {
 impl Cluster {
     /// Writes the members' configurations (nothing is started yet but etcd), all on loopback.
     pub fn new(kit: &Kit, agent_binary: &Path, size: usize, timings: Timings) -> Result<Cluster> {
-        Cluster::build(kit, agent_binary, size, timings, None)
+        Cluster::build(kit, agent_binary, size, timings, None, &PgAccess::Password)
+    }
+
+    /// Like [`Cluster::new`], with the members reaching PostgreSQL as `access` says.
+    pub fn with_access(
+        kit: &Kit,
+        agent_binary: &Path,
+        size: usize,
+        timings: Timings,
+        access: &PgAccess,
+    ) -> Result<Cluster> {
+        Cluster::build(kit, agent_binary, size, timings, None, access)
     }
 
     /// Like [`Cluster::new`], but every node in its own network namespace and etcd in a hub
@@ -122,6 +146,7 @@ impl Cluster {
             size,
             timings,
             Some(Network::create(size)?),
+            &PgAccess::Password,
         )
     }
 
@@ -131,6 +156,7 @@ impl Cluster {
         size: usize,
         timings: Timings,
         network: Option<Network>,
+        access: &PgAccess,
     ) -> Result<Cluster> {
         let etcd = match &network {
             Some(net) => Etcd::start_on(kit, net.etcd_addr().into(), Some(&net.hub()))?,
@@ -172,30 +198,20 @@ impl Cluster {
             let home = kit.postgres_dir(&name)?;
             let data_dir = home.join("data");
             let config = home.join("patroni.yml");
-            let yaml = format!(
-                "scope: test\nname: {name}\n\
-                 restapi:\n  listen: {listen}:{api_port}\n  connect_address: {connect}:{api_port}\n\
-                 etcd3:\n  hosts: {etcd}\n\
-                 bootstrap:\n  dcs:\n    ttl: {ttl}\n    loop_wait: {loop_wait}\n    retry_timeout: {retry}\n    maximum_lag_on_failover: 1048576\n\
-                 \x20   postgresql:\n      use_pg_rewind: true\n      use_slots: true\n      parameters:\n        wal_level: replica\n        hot_standby: \"on\"\n        wal_log_hints: \"on\"\n        max_connections: 50\n        max_wal_senders: 10\n        max_replication_slots: 10\n        shared_buffers: 16MB\n{sync}\
-                 \x20 initdb:\n    - encoding: UTF8\n    - data-checksums\n\
-                 postgresql:\n  listen: {listen}:{pg_port}\n  connect_address: {connect}:{pg_port}\n  data_dir: {data}\n  pgpass: {home}/pgpass\n\
-                 \x20 authentication:\n    replication:\n      username: replicator\n      password: rep-pass\n    superuser:\n      username: postgres\n      password: super-pass\n\
-                 \x20 pg_hba:\n    - local all all trust\n    - host all all 127.0.0.1/32 scram-sha-256\n    - host replication all 127.0.0.1/32 scram-sha-256\n    - host all all 10.0.0.0/8 scram-sha-256\n    - host replication all 10.0.0.0/8 scram-sha-256\n\
-                 \x20 parameters:\n    unix_socket_directories: {sockets}\n    fsync: \"off\"\n",
-                etcd = etcd.endpoint(),
-                ttl = timings.ttl,
-                loop_wait = timings.loop_wait,
-                retry = timings.retry_timeout,
-                sync = if timings.synchronous_commit {
-                    "        synchronous_standby_names: \"*\"\n"
-                } else {
-                    ""
-                },
-                data = data_dir.display(),
-                home = home.display(),
-                sockets = sockets.display(),
-            );
+            let yaml = MemberConfig {
+                name: &name,
+                listen: &listen,
+                connect: &connect,
+                pg_port,
+                api_port,
+                etcd: etcd.endpoint(),
+                timings,
+                data_dir: &data_dir,
+                home: &home,
+                sockets: &sockets,
+                access,
+            }
+            .yaml();
             std::fs::write(&config, yaml)?;
             if let Some(o) = owner {
                 nix::unistd::chown(
@@ -212,6 +228,7 @@ impl Cluster {
                 api_port,
                 config,
                 data_dir,
+                socket_dir: access.test_uses_socket().then(|| sockets.clone()),
                 agent: None,
             });
         }
@@ -273,7 +290,7 @@ impl Cluster {
     /// A libpq multi-host string that reaches whichever node accepts writes.
     pub fn write_connstr(&self) -> String {
         let ports: Vec<String> = self.nodes.iter().map(|n| n.pg_port.to_string()).collect();
-        let hosts: Vec<&str> = self.nodes.iter().map(|n| n.host.as_str()).collect();
+        let hosts: Vec<String> = self.nodes.iter().map(Node::test_host).collect();
         format!(
             "host={} port={} user=postgres password=super-pass dbname=postgres target_session_attrs=read-write connect_timeout=1",
             hosts.join(","),

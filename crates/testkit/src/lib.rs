@@ -10,14 +10,18 @@
 //! - [`etcd`]: one etcd member or a three-member cluster.
 //! - [`postgres`]: locating PostgreSQL binaries and running a plain server.
 //! - [`cluster`]: etcd plus Ferroni agents from `patroni.yml` files, as the `postgres` user.
+//! - [`member_config`]: those files, with password, TLS-only or unix-socket access to PostgreSQL.
+//! - [`certs`]: a CA and certificates (openssl) for the TLS-only clusters.
 //! - [`netns`]: network namespaces that let a test partition a node.
 //! - [`fixtures`]: the captured Patroni 4.1.5 fixtures.
 //! - [`probes`]: a writer recording acknowledged inserts, a watcher for two writable nodes.
 
+pub mod certs;
 pub mod cluster;
 pub mod etcd;
 pub mod fixtures;
 pub mod kit;
+pub mod member_config;
 pub mod netns;
 pub mod ports;
 pub mod postgres;

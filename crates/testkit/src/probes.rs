@@ -284,9 +284,8 @@ pub async fn another_primary(
 }
 
 /// The index of the node whose PostgreSQL accepts writes, once exactly one does and every other
-/// node streams from it.
+/// node runs as a replica streaming from it (a `pg_basebackup` still cloning one streams too).
 pub async fn settled(cluster: &Cluster, deadline: Duration) -> anyhow::Result<usize> {
-    let replicas = i64::try_from(cluster.nodes.len().saturating_sub(1))?;
     crate::wait::wait_until_async(
         deadline,
         "one primary and every other node streaming from it",
@@ -305,16 +304,34 @@ pub async fn settled(cluster: &Cluster, deadline: Duration) -> anyhow::Result<us
                 .await
                 .ok()?;
             tokio::spawn(conn);
+            let replicas: Vec<String> = cluster
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != leader)
+                .map(|(_, n)| n.name.clone())
+                .collect();
             let streaming: i64 = client
                 .query_one(
-                    "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
-                    &[],
+                    "SELECT count(DISTINCT application_name) FROM pg_stat_replication \
+                     WHERE state = 'streaming' AND application_name = ANY($1)",
+                    &[&replicas],
                 )
                 .await
                 .ok()?
                 .try_get(0)
                 .ok()?;
-            (streaming == replicas).then_some(leader)
+            if usize::try_from(streaming).ok()? != replicas.len() {
+                return None;
+            }
+            for (i, n) in cluster.nodes.iter().enumerate() {
+                if i != leader {
+                    query_one::<bool>(&n.connstr(), "SELECT pg_is_in_recovery()")
+                        .await
+                        .filter(|r| *r)?;
+                }
+            }
+            Some(leader)
         },
     )
     .await

@@ -4,9 +4,13 @@
 //! a renewed certificate — starts the server again on a fresh socket, as Patroni does.
 
 use anyhow::{Context, Result};
-use ferroni_api::{Access, Api, Control, FailsafeCalls, NodeState, SharedAccess};
+use ferroni_api::{
+    Access, Api, Control, FailsafeCalls, LivePositions, NodeState, Positions, PositionsFuture,
+    SharedAccess,
+};
 use ferroni_config::Config;
 use ferroni_config::schema::RestApi;
+use ferroni_pg::local::LocalPostgres;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -77,12 +81,36 @@ fn access(restapi: &RestApi) -> Result<Access> {
     .map_err(anyhow::Error::msg)
 }
 
+/// `/patroni`'s fresh WAL positions, asked on the agent's own session to the local PostgreSQL.
+struct PgPositions(Arc<LocalPostgres>);
+
+impl LivePositions for PgPositions {
+    fn read(&self) -> PositionsFuture<'_> {
+        Box::pin(async move {
+            let p = self.0.wal_positions().await?;
+            Some(Positions {
+                in_recovery: p.in_recovery,
+                timeline: p.timeline,
+                location: p.wal_position,
+                received: p.receive_lsn,
+                replayed: p.replay_lsn,
+            })
+        })
+    }
+}
+
+/// The live positions of `pg` for the REST API.
+pub fn live_positions(pg: Arc<LocalPostgres>) -> Arc<dyn LivePositions> {
+    Arc::new(PgPositions(pg))
+}
+
 /// What every listener of the API shares.
 struct Shared {
     access: SharedAccess,
     state: watch::Receiver<Arc<NodeState>>,
     control: Control,
     failsafe: FailsafeCalls,
+    live: Option<Arc<dyn LivePositions>>,
 }
 
 /// The agent's REST API server.
@@ -99,12 +127,14 @@ impl RestServer {
         state: watch::Receiver<Arc<NodeState>>,
         control: Control,
         failsafe: FailsafeCalls,
+        live: Option<Arc<dyn LivePositions>>,
     ) -> Result<RestServer> {
         let shared = Shared {
             access: access(restapi)?.into(),
             state,
             control,
             failsafe,
+            live,
         };
         let endpoint = Endpoint::of(restapi);
         let task = shared.serve(&endpoint).await?;
@@ -128,6 +158,7 @@ impl Shared {
             access: self.access.clone(),
             headers,
             failsafe: self.failsafe.clone(),
+            live: self.live.clone(),
         };
         let listen = &endpoint.listen;
         let listener = ferroni_api::bind(listen)
