@@ -430,10 +430,20 @@ impl Runtime {
         let lock = match &cluster {
             Some(c) if c.leader_name() == Some(self.me.name.as_str()) => {
                 let asked = crate::fence::monotonic_ms();
-                match self.dcs.update_leader().await {
-                    Ok(true) => {
+                let renewed = self.dcs.update_leader().await;
+                let ttl = self.fence_ttl.min(u64::from(self.dynamic.ttl) * 1000);
+                let answered = crate::fence::monotonic_ms();
+                match renewed {
+                    Ok(true) if ferroni_ha::fence::renewal_proves_lock(asked, answered, ttl) => {
                         self.lock_proven_at = Some(asked);
                         LockRenewal::Renewed
+                    }
+                    Ok(true) => {
+                        tracing::error!(
+                            "the leader lock renewal took {} ms, past its fence deadline: the lock may be lost",
+                            answered.saturating_sub(asked)
+                        );
+                        LockRenewal::Failed
                     }
                     Ok(false) => LockRenewal::Failed,
                     // Not an answer from the DCS: handled as a DCS outage (Patroni's

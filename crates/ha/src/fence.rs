@@ -32,6 +32,14 @@ pub fn margin(ttl: Millis) -> Millis {
     (ttl / 4).min(2000)
 }
 
+/// Whether a lock renewal asked at `asked` and answered at `answered` proves the lock: not once
+/// the deadline it would arm has passed. The agent was frozen or the DCS slow in between, the
+/// fence may already have stopped PostgreSQL, and the lease may have expired and a replica been
+/// promoted: acting on such an answer (starting a primary) could make two.
+pub fn renewal_proves_lock(asked: Millis, answered: Millis, ttl: Millis) -> bool {
+    answered < asked + ttl - margin(ttl)
+}
+
 /// The order for this cycle.
 pub fn order(input: FenceInput) -> FenceOrder {
     match input.proven_at {
@@ -55,6 +63,16 @@ mod tests {
             paused,
             primary,
         })
+    }
+
+    #[test]
+    fn a_renewal_answered_after_its_deadline_proves_nothing() {
+        assert!(renewal_proves_lock(1_000, 1_200, 4_000));
+        // ttl 4 s, margin 1 s: the deadline is 3 s after the ask.
+        assert!(renewal_proves_lock(1_000, 3_999, 4_000));
+        assert!(!renewal_proves_lock(1_000, 4_000, 4_000));
+        // Frozen for 10 s between the ask and the answer.
+        assert!(!renewal_proves_lock(1_000, 11_000, 4_000));
     }
 
     #[test]
