@@ -17,7 +17,8 @@ mod split;
 
 use ferroni_config::Config;
 use ferroni_ha::callbacks::{Call, Callback, Change, Memory, after};
-use ferroni_pg::local::{LocalPostgres, PgError, StopMode};
+use ferroni_pg::local::{PgError, StopMode};
+use ferroni_pg::server::Postgres;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::os::unix::process::ExitStatusExt;
@@ -159,7 +160,7 @@ impl Callbacks {
     /// `change` (the callback decision's view of the stop; none during a restart).
     pub async fn stop(
         &self,
-        pg: &LocalPostgres,
+        pg: &dyn Postgres,
         mode: StopMode,
         timeout: Duration,
         change: Option<Change>,

@@ -2,6 +2,7 @@
 //! `--generate-sample-config [FILE]`, `--version`.
 
 use crate::logging;
+use crate::runtime::Signal;
 use anyhow::{Context, Result};
 use clap::Parser;
 use ferroni_config::{Loaded, load};
@@ -146,7 +147,7 @@ fn start(file: Option<&Path>, dry_run: bool) -> Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let code = runtime.block_on(async move {
         let agent = crate::runtime::Runtime::new(loaded, file.map(Path::to_path_buf)).await?;
-        agent.run().await
+        agent.run(forward_signals()?).await
     });
     match code {
         Ok(0) => Ok(ExitCode::SUCCESS),
@@ -156,4 +157,26 @@ fn start(file: Option<&Path>, dry_run: bool) -> Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// SIGTERM and SIGINT ask the agent to shut down, SIGHUP to read its configuration again.
+fn forward_signals() -> Result<tokio::sync::mpsc::Receiver<Signal>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        loop {
+            let signal = tokio::select! {
+                _ = term.recv() => Signal::Shutdown,
+                _ = int.recv() => Signal::Shutdown,
+                _ = hup.recv() => Signal::Reload,
+            };
+            if tx.send(signal).await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok(rx)
 }

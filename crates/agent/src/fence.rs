@@ -18,19 +18,29 @@ pub mod guard;
 
 pub use guard::monotonic_ms;
 
-/// The agent's end: the guard process (started the first time the fence is armed, so replicas
-/// run none) and whether a moment is set.
-pub struct Fence {
+/// What the loop tells the fence after each cycle: the moment by which PostgreSQL must have
+/// stopped, or none. The simulator's fence stops its model server at that moment instead.
+pub trait Fence: Send {
+    /// PostgreSQL must stop by `deadline` (monotonic ms) unless armed again before.
+    fn arm(&mut self, deadline: u64);
+
+    /// No deadline (not a primary, paused, or stopping on purpose).
+    fn disarm(&mut self);
+}
+
+/// The real fence, the agent's end of it: the guard process (started the first time the fence
+/// is armed, so replicas run none) and whether a moment is set.
+pub struct GuardFence {
     data_dir: PathBuf,
     child: Option<Child>,
     stdin: Option<ChildStdin>,
     armed: bool,
 }
 
-impl Fence {
+impl GuardFence {
     /// The fence for `data_dir`; no process yet.
-    pub fn new(data_dir: &Path) -> Fence {
-        Fence {
+    pub fn new(data_dir: &Path) -> GuardFence {
+        GuardFence {
             data_dir: data_dir.to_path_buf(),
             child: None,
             stdin: None,
@@ -74,16 +84,16 @@ impl Fence {
             self.stdin = None;
         }
     }
+}
 
-    /// PostgreSQL must stop by `deadline` (monotonic ms) unless armed again before.
-    pub fn arm(&mut self, deadline: u64) {
+impl Fence for GuardFence {
+    fn arm(&mut self, deadline: u64) {
         self.start();
         self.send(&format!("arm {deadline}"));
         self.armed = true;
     }
 
-    /// No deadline (not a primary, paused, or stopping on purpose).
-    pub fn disarm(&mut self) {
+    fn disarm(&mut self) {
         if self.armed {
             self.send("disarm");
             self.armed = false;
@@ -91,7 +101,7 @@ impl Fence {
     }
 }
 
-impl Drop for Fence {
+impl Drop for GuardFence {
     fn drop(&mut self) {
         self.disarm();
         self.stdin = None;

@@ -4,8 +4,8 @@
 use ferroni_model::Failover;
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 /// `POST /restart`'s conditions (all optional).
 #[derive(Debug, Clone, PartialEq, Default)]

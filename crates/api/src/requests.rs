@@ -422,7 +422,7 @@ pub fn failsafe(calls: &FailsafeCalls, node: &NodeState, body: Body<'_>) -> Repl
         name,
         conn_url,
         api_url,
-        at: std::time::Instant::now(),
+        at: tokio::time::Instant::now(),
     });
     let mut reply = Reply::text(200, "Accepted");
     reply.lsn = node.pg.received_location.max(node.pg.replayed_location);

@@ -5,11 +5,26 @@ use crate::json::python_json;
 use crate::state::NodeState;
 use serde_json::{Map, Value, json};
 
-/// The `/patroni` body.
+/// The `/patroni` body. Of a server that is not running, only its state and role, as Patroni
+/// answers when its query fails: no position, so no member in a leader race counts a stopped
+/// server (a crashed primary's last position) as a live primary or as ahead of it.
 pub fn status_json(s: &NodeState) -> String {
     let pg = &s.pg;
     let mut m = Map::new();
     m.insert("state".into(), json!(pg.state));
+    if pg.state == "running" {
+        server_fields(&mut m, s);
+    } else {
+        m.insert("role".into(), json!(pg.role));
+    }
+    flags_and_identity(&mut m, s);
+    python_json(&Value::Object(m))
+}
+
+/// What the running server reports: start time, role, version, positions, timeline,
+/// replication.
+fn server_fields(m: &mut Map<String, Value>, s: &NodeState) {
+    let pg = &s.pg;
     if let Some(t) = &pg.postmaster_start_time {
         m.insert("postmaster_start_time".into(), json!(t));
     }
@@ -47,6 +62,11 @@ pub fn status_json(s: &NodeState) -> String {
             .collect();
         m.insert("replication".into(), Value::Array(rows));
     }
+}
+
+/// The cluster's flags and the agent's own fields, whatever the server's state.
+fn flags_and_identity(m: &mut Map<String, Value>, s: &NodeState) {
+    let pg = &s.pg;
     for (key, on) in [
         ("sync_standby", s.sync_standby),
         ("quorum_standby", s.quorum_standby),
@@ -81,5 +101,45 @@ pub fn status_json(s: &NodeState) -> String {
         shown.remove("postmaster_start_time");
         m.insert("scheduled_restart".into(), Value::Object(shown));
     }
-    python_json(&Value::Object(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::PgStatus;
+
+    fn node(state: &str) -> NodeState {
+        NodeState {
+            name: "node1".into(),
+            pg: PgStatus {
+                state: state.into(),
+                role: "primary".into(),
+                location: Some(4096),
+                timeline: Some(2),
+                server_version: Some(150_000),
+                ..PgStatus::default()
+            },
+            cluster_unlocked: true,
+            ..NodeState::default()
+        }
+    }
+
+    #[test]
+    fn a_stopped_server_reports_its_state_and_role_only() {
+        let body: Value = serde_json::from_str(&status_json(&node("stopped"))).unwrap();
+        assert_eq!(body["state"], "stopped");
+        assert_eq!(body["role"], "primary");
+        assert_eq!(body["cluster_unlocked"], true);
+        for absent in ["xlog", "timeline", "server_version"] {
+            assert!(body.get(absent).is_none(), "{absent} in {body}");
+        }
+    }
+
+    #[test]
+    fn a_running_primary_reports_its_position_and_timeline() {
+        let body: Value = serde_json::from_str(&status_json(&node("running"))).unwrap();
+        assert_eq!(body["xlog"]["location"], 4096);
+        assert_eq!(body["timeline"], 2);
+        assert_eq!(body["server_version"], 150_000);
+    }
 }

@@ -1,5 +1,7 @@
 //! ferroni-pg owns everything that touches PostgreSQL.
 //!
+//! - [`server`]: the [`server::Postgres`] trait the agent drives (the real server, or the
+//!   simulator's model).
 //! - [`local`]: the server beside the agent — data directory, managed files, postmaster control,
 //!   initdb, basebackup, promotion, slots, and the observations the HA loop needs.
 //! - [`sql`]: every SQL statement.
@@ -26,5 +28,6 @@ pub mod exit;
 pub mod local;
 pub mod params;
 pub mod pgpass;
+pub mod server;
 pub mod slots;
 pub mod sql;

@@ -167,10 +167,48 @@ pub async fn missing_writes(
 }
 
 /// Asks every node `pg_is_in_recovery()` every 50 ms and records any moment when more than one
-/// accepted writes.
+/// accepted writes, and each moment the set of writable nodes changed.
 pub struct Watcher {
     stop: Arc<AtomicBool>,
-    task: JoinHandle<Vec<String>>,
+    task: JoinHandle<Watched>,
+}
+
+/// What a [`Watcher`] saw.
+#[derive(Debug, Default)]
+pub struct Watched {
+    /// Every round in which more than one node accepted writes.
+    pub overlaps: Vec<String>,
+    /// When the set of nodes accepting writes changed, and the new set (a node that does not
+    /// answer counts as not accepting writes).
+    pub changes: Vec<(Instant, Vec<usize>)>,
+}
+
+impl Watched {
+    /// The first round at or after `since` in which `node` was not among the writable nodes.
+    pub fn stopped_writing(&self, node: usize, since: Instant) -> Option<Instant> {
+        let before = self
+            .changes
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= since)
+            .is_none_or(|(_, w)| !w.contains(&node));
+        if before {
+            return Some(since);
+        }
+        self.changes
+            .iter()
+            .find(|(at, w)| *at > since && !w.contains(&node))
+            .map(|(at, _)| *at)
+    }
+
+    /// The first round at or after `since` in which a node other than `old` accepted writes.
+    pub fn another_writing(&self, old: usize, since: Instant) -> Option<Instant> {
+        self.changes
+            .iter()
+            .filter(|(_, w)| w.iter().any(|n| *n != old))
+            .map(|(at, _)| *at)
+            .find(|at| *at >= since)
+    }
 }
 
 impl Watcher {
@@ -179,12 +217,13 @@ impl Watcher {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let task = tokio::spawn(async move {
-            let mut violations = Vec::new();
+            let mut watched = Watched::default();
             let mut clients: Vec<Option<tokio_postgres::Client>> =
                 connstrs.iter().map(|_| None).collect();
             let mut tick = tokio::time::interval(Duration::from_millis(50));
             while !flag.load(Ordering::Relaxed) {
                 tick.tick().await;
+                let round = Instant::now();
                 let mut writable = Vec::new();
                 for (i, connstr) in connstrs.iter().enumerate() {
                     if clients[i].as_ref().is_none_or(|c| c.is_closed()) {
@@ -217,18 +256,26 @@ impl Watcher {
                     }
                 }
                 if writable.len() > 1 {
-                    violations.push(format!(
+                    watched.overlaps.push(format!(
                         "nodes {writable:?} accepted writes at the same time"
                     ));
                 }
+                if watched.changes.last().is_none_or(|(_, w)| *w != writable) {
+                    watched.changes.push((round, writable));
+                }
             }
-            violations
+            watched
         });
         Watcher { stop, task }
     }
 
-    /// Stops and returns the violations seen.
+    /// Stops and returns the moments when more than one node accepted writes.
     pub async fn stop(self) -> Vec<String> {
+        self.stop_watching().await.overlaps
+    }
+
+    /// Stops and returns everything seen.
+    pub async fn stop_watching(self) -> Watched {
         self.stop.store(true, Ordering::Relaxed);
         self.task.await.unwrap_or_default()
     }

@@ -2,11 +2,12 @@
 //! of a switchover or a configuration change, and the restarts, reloads and re-clones of the
 //! local PostgreSQL (run as tasks, so the loop keeps renewing the lock meanwhile).
 
+use super::execute::{start_replica, stop_immediately};
 use super::{Runtime, upstream_of};
 use ferroni_api::{Command, Reply, RestartRequest};
 use ferroni_dcs::DcsError;
 use ferroni_ha::TaskKind;
-use ferroni_ha::callbacks::{Change, Role};
+use ferroni_ha::callbacks::Change;
 use ferroni_model::Failover;
 use ferroni_pg::local::{Recovery, StopMode};
 use serde_json::{Map, Value, json};
@@ -330,7 +331,7 @@ impl Runtime {
         let cb = self.callbacks.clone();
         self.spawn_task(TaskKind::Restart, async move {
             let result = async {
-                cb.stop(&pg, StopMode::Fast, Duration::from_secs(120), None)
+                cb.stop(pg.as_ref(), StopMode::Fast, Duration::from_secs(120), None)
                     .await?;
                 let recovery = if primary {
                     Recovery::Primary
@@ -386,17 +387,10 @@ impl Runtime {
         tracing::info!("reinitializing from {leader}");
         let cb = self.callbacks.clone();
         self.spawn_task(TaskKind::Reinitialize, async move {
-            let stop = Some(Change::Stopped { demote: None });
-            cb.stop(&pg, StopMode::Immediate, Duration::from_secs(60), stop)
-                .await?;
+            stop_immediately(pg.as_ref(), &cb).await?;
             pg.remove_data();
             pg.basebackup(&upstream).await?;
-            pg.configure(&params, Recovery::Standby(Some(&upstream)))?;
-            pg.start(&params, Duration::from_secs(600)).await?;
-            cb.changed(Change::Started {
-                role: Role::Replica,
-            });
-            Ok(())
+            start_replica(pg.as_ref(), &cb, &params, Some(&upstream)).await
         });
         Reply::text(200, "reinitialize started")
     }

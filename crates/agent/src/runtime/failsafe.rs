@@ -10,6 +10,9 @@ use ferroni_model::Cluster;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
+/// How long each member has to answer a failsafe call.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl Runtime {
     /// The primary heard less than `ttl` ago, if any.
     pub(super) fn failsafe_leader(&self) -> Option<FailsafeCall> {
@@ -46,30 +49,20 @@ impl Runtime {
         let (conn_url, api_url) = member::urls(&self.loaded.config);
         let body =
             json!({"name": self.me.name, "conn_url": conn_url, "api_url": api_url}).to_string();
-        let auth = self.loaded.config.restapi.authentication.clone();
         let calls = topology
             .iter()
             .filter(|(name, _)| **name != self.me.name)
             .map(|(name, url)| {
                 let url = url.as_str().unwrap_or_default();
                 let endpoint = format!("{}/failsafe", url.trim_end_matches("/patroni"));
-                let (body, auth, client) = (body.clone(), auth.clone(), self.peer_client.clone());
+                let (body, link) = (body.clone(), self.peer_link.clone());
                 async move {
                     for _ in 0..2 {
-                        let mut request = client
-                            .post(&endpoint)
-                            .timeout(Duration::from_secs(2))
-                            .header("Content-Type", "application/json")
-                            .body(body.clone());
-                        if let Some(a) = &auth {
-                            request = request.basic_auth(&a.username, Some(a.password.expose()));
-                        }
-                        match request.send().await {
-                            Ok(r) => {
-                                let ok = r.status().as_u16() == 200;
-                                let text = r.text().await.unwrap_or_default();
+                        match link.post(&endpoint, &body, CALL_TIMEOUT).await {
+                            Ok(answer) => {
+                                let text = answer.body;
                                 tracing::info!("Got response from {name} {endpoint}: {text}");
-                                return ok && text == "Accepted";
+                                return answer.status == 200 && text == "Accepted";
                             }
                             Err(e) => {
                                 tracing::warn!("Request failed to {name}: POST {endpoint} ({e})");

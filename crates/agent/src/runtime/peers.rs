@@ -33,12 +33,7 @@ impl Runtime {
         if url.is_empty() {
             return None;
         }
-        let asked = self.peer_client.get(url).timeout(PROBE_TIMEOUT).send();
-        let answer = match asked.await {
-            Ok(r) => r.text().await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match answer.and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string())) {
+        match self.peer_link.status(url, PROBE_TIMEOUT).await {
             Ok(body) => Some(body),
             Err(e) => {
                 tracing::warn!("Request failed to {}: GET {url} ({e})", m.name);
@@ -48,8 +43,11 @@ impl Runtime {
     }
 }
 
-/// A member's report from its `/patroni` answer (`None`: it did not answer).
+/// A member's report from its `/patroni` answer (`None`: it did not answer). An answer without
+/// positions (its server is not running) counts as no answer, as in Patroni, where such a
+/// member is "not reachable" in the race: a crashed primary is neither alive nor ahead.
 fn report(m: &MemberKey, body: Option<&Value>) -> PeerReport {
+    let body = body.filter(|b| b.get("xlog").is_some());
     let lsn = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
     let primary = body.is_some_and(|b| b.get("role").and_then(Value::as_str) == Some("primary"));
     let xlog = body.and_then(|b| b.get("xlog"));
@@ -103,6 +101,13 @@ mod tests {
         let r = report(&member(), Some(&body));
         assert!(r.primary);
         assert_eq!(r.wal_position, 900);
+    }
+
+    #[test]
+    fn a_member_whose_server_is_not_running_is_unreachable() {
+        let body = json!({"state": "stopped", "role": "primary", "dcs_last_seen": 0});
+        let r = report(&member(), Some(&body));
+        assert!(!r.reachable && !r.primary);
     }
 
     #[test]

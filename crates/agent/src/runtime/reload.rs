@@ -7,11 +7,9 @@
 //! it as pending restart: nothing is applied silently. Tags are read from the new configuration
 //! by the next cycle's member key.
 
-use super::{Runtime, rest};
+use super::Runtime;
 use ferroni_config::Loaded;
-use ferroni_pg::local::LocalPostgres;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// The parameters whose value changes between `before` and `after` (`None`: not set), by name.
 fn changed_parameters<'a>(
@@ -51,17 +49,17 @@ impl Runtime {
         if let Some(server) = self.rest.as_mut() {
             server.reconfigure(&config.restapi).await;
         }
-        match rest::peer_client(config) {
-            Ok(client) => self.peer_client = client,
+        match self.peer_link.reconfigured(config) {
+            Ok(link) => self.peer_link = link,
             Err(e) => tracing::error!("the client for the other members was not changed: {e:#}"),
         }
         let dynamic = self.dynamic_parameters();
         let before = self.pg.parameters(&dynamic).conf;
-        let settings = crate::settings::pg_settings(config, self.pg.settings.bin_dir.clone());
+        let settings = crate::settings::pg_settings(config, self.pg.settings().bin_dir.clone());
         // A new handle: its settings are the new ones, and its first session authenticates
         // with the (possibly new) superuser credentials.
-        match LocalPostgres::new(settings).await {
-            Ok(pg) => self.pg = Arc::new(pg),
+        match self.pg.reconfigured(settings).await {
+            Ok(pg) => self.pg = pg,
             Err(e) => tracing::error!("the PostgreSQL settings were not changed: {e}"),
         }
         let after = self.pg.parameters(&dynamic).conf;

@@ -8,9 +8,8 @@ use ferroni_api::{
     Access, Api, Control, FailsafeCalls, LivePositions, NodeState, Positions, PositionsFuture,
     SharedAccess,
 };
-use ferroni_config::Config;
 use ferroni_config::schema::RestApi;
-use ferroni_pg::local::LocalPostgres;
+use ferroni_pg::server::Postgres;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -82,7 +81,7 @@ fn access(restapi: &RestApi) -> Result<Access> {
 }
 
 /// `/patroni`'s fresh WAL positions, asked on the agent's own session to the local PostgreSQL.
-struct PgPositions(Arc<LocalPostgres>);
+struct PgPositions(Arc<dyn Postgres>);
 
 impl LivePositions for PgPositions {
     fn read(&self) -> PositionsFuture<'_> {
@@ -100,7 +99,7 @@ impl LivePositions for PgPositions {
 }
 
 /// The live positions of `pg` for the REST API.
-pub fn live_positions(pg: Arc<LocalPostgres>) -> Arc<dyn LivePositions> {
+pub fn live_positions(pg: Arc<dyn Postgres>) -> Arc<dyn LivePositions> {
     Arc::new(PgPositions(pg))
 }
 
@@ -209,22 +208,4 @@ impl RestServer {
             }
         }
     }
-}
-
-/// The client for calls to the other members' REST API: their certificates checked against
-/// `ctl.cacert` (else `restapi.cafile`), with `ctl.certfile`/`keyfile` as the client certificate
-/// when set (Patroni's request settings).
-pub fn peer_client(config: &Config) -> Result<reqwest::Client> {
-    let ctl = config.ctl.clone().unwrap_or_default();
-    let files = ferroni_api::trust::ClientFiles {
-        cacert: ctl.cacert.or_else(|| config.restapi.cafile.clone()),
-        certfile: ctl.certfile,
-        keyfile: ctl.keyfile,
-        insecure: false,
-    };
-    let tls = ferroni_api::trust::client_config(&files).map_err(anyhow::Error::msg)?;
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .build()
-        .context("HTTP client")
 }

@@ -7,8 +7,9 @@ use ferroni_config::DynamicConfig;
 use ferroni_dcs::{Dcs, DcsError};
 use ferroni_ha::Millis;
 use ferroni_ha::status::{LeaderView, Retention, leader_status, released_status};
-use ferroni_model::{Cluster, Status, parse_lsn};
-use ferroni_pg::local::{LocalPostgres, Observation};
+use ferroni_model::{Cluster, Status};
+use ferroni_pg::local::Observation;
+use ferroni_pg::server::Postgres;
 
 /// Patroni's default `member_slots_ttl`, in seconds.
 const MEMBER_SLOTS_TTL: i64 = 1800;
@@ -88,20 +89,11 @@ fn member_slots_ttl(dynamic: &DynamicConfig) -> Millis {
 /// the last cluster view, whose slots are kept.
 pub(super) async fn release(
     dcs: &dyn Dcs,
-    pg: &LocalPostgres,
+    pg: &dyn Postgres,
     last: Option<&Status>,
 ) -> Result<bool, DcsError> {
-    match shutdown_checkpoint(pg).await {
+    match pg.shutdown_checkpoint().await {
         Some(lsn) => dcs.release_leader(&released_status(last, lsn)).await,
         None => dcs.delete_leader().await,
     }
-}
-
-/// The checkpoint location of a cleanly shut down data directory.
-async fn shutdown_checkpoint(pg: &LocalPostgres) -> Option<u64> {
-    let control = pg.controldata().await?;
-    if control.state != "shut down" {
-        return None;
-    }
-    parse_lsn(control.all.get("Latest checkpoint location")?)
 }

@@ -22,9 +22,10 @@ async fn the_leaders_agent_freezes_for_10_seconds() {
         s.timings.ttl
     );
     assert!(fenced < s.ttl(), "fenced only after {fenced:?}");
-    assert!(fenced < promoted, "the fence came after the promotion");
     let thaw = frozen + Duration::from_secs(10);
     tokio::time::sleep(thaw.saturating_duration_since(Instant::now())).await;
     s.agent(old).thaw().unwrap();
-    s.finish("frozen agent", frozen).await.assert_safe();
+    let outcome = s.finish("frozen agent", frozen).await;
+    outcome.assert_safe();
+    outcome.assert_stopped_before_another_wrote(old, frozen);
 }

@@ -3,7 +3,7 @@
 
 use ferroni_testkit::cluster::{Cluster, Timings};
 use ferroni_testkit::probes::{
-    self, Watcher, Writer, await_probe_table, missing_writes, settled, writable,
+    self, Watched, Watcher, Writer, await_probe_table, missing_writes, settled, writable,
 };
 use ferroni_testkit::{Kit, Proc, wait_until_async};
 use std::path::Path;
@@ -31,9 +31,30 @@ pub struct Outcome {
     /// The WAL position the old primary reported for each missing write.
     pub missing_lsn: Vec<i64>,
     pub overlaps: Vec<String>,
+    /// When the set of writable nodes changed, as the watcher saw it.
+    pub watched: Watched,
 }
 
 impl Outcome {
+    /// That `old` stopped accepting writes, after `fault`, no later than any other node started
+    /// to: from the watcher's rounds, so the two moments are measured on one timeline.
+    pub fn assert_stopped_before_another_wrote(&self, old: usize, fault: Instant) {
+        let stopped = self
+            .watched
+            .stopped_writing(old, fault)
+            .expect("the old primary never stopped accepting writes");
+        let another = self
+            .watched
+            .another_writing(old, fault)
+            .expect("no other node accepted writes");
+        assert!(
+            stopped <= another,
+            "another node accepted writes {:?} after the fault, the old primary still until {:?}",
+            another - fault,
+            stopped - fault
+        );
+    }
+
     /// No two writable nodes, no acknowledged write lost.
     pub fn assert_safe(&self) {
         assert!(
@@ -89,6 +110,48 @@ impl Scenario {
         Duration::from_secs(u64::from(self.timings.ttl))
     }
 
+    /// Writes about `bytes` of WAL on the leader in one statement; returns its flush position
+    /// after.
+    pub async fn ballast(&self, bytes: i64) -> i64 {
+        let (client, conn) = tokio_postgres::connect(&self.writes, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        // A row of 200 characters takes about 250 bytes of WAL.
+        let rows = bytes / 250;
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE ballast AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, {rows}) g"
+            ))
+            .await
+            .unwrap();
+        client
+            .query_one(
+                "SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_flush_lsn(), '0/0')::bigint",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// Waits until the leader's `/status` key holds a position at or past `lsn`.
+    pub async fn status_reaches(&self, lsn: i64, deadline: Duration) {
+        let key = format!("/service/{}/status", self.cluster.scope());
+        let endpoint = self.cluster.etcd.endpoint();
+        wait_until_async(deadline, "the leader's /status at the position", || async {
+            let mut client = etcd_client::Client::connect([endpoint.clone()], None)
+                .await
+                .ok()?;
+            let response = client.get(key.as_str(), None).await.ok()?;
+            let value = response.kvs().first()?.value_str().ok()?;
+            let status: serde_json::Value = serde_json::from_str(value).ok()?;
+            (status["optime"].as_i64()? >= lsn).then_some(())
+        })
+        .await
+        .unwrap();
+    }
+
     /// How long after `since` node `i` stopped accepting writes.
     pub async fn stops_writes(&self, i: usize, since: Instant, deadline: Duration) -> Duration {
         let connstr = self.cluster.nodes[i].connstr();
@@ -123,7 +186,8 @@ impl Scenario {
         let writer = self.writer.take().unwrap();
         writer.flowing(20, Duration::from_secs(60)).await.unwrap();
         let log = writer.stop().await;
-        let overlaps = self.watcher.take().unwrap().stop().await;
+        let watched = self.watcher.take().unwrap().stop_watching().await;
+        let overlaps = watched.overlaps.clone();
         let missing = missing_writes(&self.writes, &log).await.unwrap();
         let missing_lsn = missing
             .iter()
@@ -136,6 +200,7 @@ impl Scenario {
             missing,
             missing_lsn,
             overlaps,
+            watched,
         };
         eprintln!(
             "{name}: healed, leader node{}; longest write gap {:?}; {} writes acknowledged, {} missing; {} moments with two writable nodes",

@@ -1,0 +1,234 @@
+//! The first phase of a cycle: what `decide()` is given. The cluster as the DCS has it (and the
+//! dynamic configuration in it), this cycle's lock renewal, the local server, the other members'
+//! reports in a leader race, and what failsafe mode knows beyond the DCS.
+
+use super::Runtime;
+use crate::settings;
+use ferroni_config::DynamicConfig;
+use ferroni_ha::callbacks::{Change, Role};
+use ferroni_ha::{
+    DataDir, FailsafeView, HaConfig, LockRenewal, PeerReport, PgState, PgView, Running,
+};
+use ferroni_model::Cluster;
+use ferroni_pg::local::DataDirState;
+use std::time::Duration;
+
+impl Runtime {
+    /// The cluster, read within `retry_timeout` (`None`: the DCS did not answer).
+    pub(super) async fn read_cluster(&self) -> Option<Cluster> {
+        let retry = Duration::from_secs(self.dynamic.retry_timeout.into());
+        match tokio::time::timeout(retry, self.dcs.get_cluster()).await {
+            Ok(Ok(cluster)) => Some(cluster),
+            Ok(Err(e)) => {
+                tracing::error!("Error communicating with DCS: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::error!("Error communicating with DCS: no answer within {retry:?}");
+                None
+            }
+        }
+    }
+
+    /// The effective dynamic configuration: the cluster's `config`, else `bootstrap.dcs`.
+    /// Returns whether it changed.
+    pub(super) fn refresh_dynamic(&mut self, cluster: &Cluster) -> bool {
+        let Some(config) = &cluster.config else {
+            return false;
+        };
+        if config.value == self.dynamic.raw {
+            return false;
+        }
+        match DynamicConfig::from_map(&config.value, "config") {
+            Ok((dynamic, warnings)) => {
+                for w in warnings {
+                    tracing::warn!("{w}");
+                }
+                let not_acted_on = ferroni_config::unimplemented::new_dynamic_warnings(
+                    &self.dynamic.raw,
+                    &config.value,
+                    "config",
+                );
+                for w in not_acted_on {
+                    tracing::warn!("{w}");
+                }
+                self.dynamic = dynamic;
+                true
+            }
+            Err(issues) => {
+                for issue in issues {
+                    tracing::error!("ignoring the new dynamic configuration: {issue}");
+                }
+                false
+            }
+        }
+    }
+
+    /// Renews the leader lock when the cluster names this member its holder. A renewal the DCS
+    /// did not answer makes the cycle one without the DCS (Patroni's `_handle_dcs_error`, where
+    /// failsafe mode may keep the primary): the cluster comes back `None`.
+    pub(super) async fn renew_lock(
+        &mut self,
+        cluster: Option<Cluster>,
+    ) -> (Option<Cluster>, LockRenewal) {
+        let holder = cluster
+            .as_ref()
+            .is_some_and(|c| c.leader_name() == Some(self.me.name.as_str()));
+        if !holder {
+            return (cluster, LockRenewal::NotHeld);
+        }
+        let asked = self.clock.monotonic_ms();
+        let renewed = self.dcs.update_leader().await;
+        let ttl = self.fence_ttl.min(u64::from(self.dynamic.ttl) * 1000);
+        let answered = self.clock.monotonic_ms();
+        let lock = match renewed {
+            Ok(true) if ferroni_ha::fence::renewal_proves_lock(asked, answered, ttl) => {
+                self.lock_proven_at = Some(asked);
+                LockRenewal::Renewed
+            }
+            Ok(true) => {
+                tracing::error!(
+                    "the leader lock renewal took {} ms, past its fence deadline: the lock may be lost",
+                    answered.saturating_sub(asked)
+                );
+                LockRenewal::Failed
+            }
+            Ok(false) => LockRenewal::Failed,
+            Err(e) if e.is_retriable() => {
+                tracing::error!("failed to update leader lock: {e}");
+                return (None, LockRenewal::NotHeld);
+            }
+            Err(e) => {
+                tracing::error!("failed to update leader lock: {e}");
+                LockRenewal::Failed
+            }
+        };
+        (cluster, lock)
+    }
+
+    /// The local data directory and server.
+    pub(super) async fn gather_pg(&mut self) -> PgView {
+        let data = match self.pg.data_dir_state().await {
+            DataDirState::Empty => {
+                return PgView {
+                    data: DataDir::Empty,
+                    state: PgState::Stopped { was_primary: false },
+                };
+            }
+            DataDirState::Invalid => {
+                return PgView {
+                    data: DataDir::Invalid,
+                    state: PgState::Stopped { was_primary: false },
+                };
+            }
+            DataDirState::Initialized(control) => control,
+        };
+        let state = match self.pg.observe().await {
+            Some(o) => {
+                self.starting_since = None;
+                let running = Running {
+                    primary: !o.in_recovery,
+                    timeline: o.timeline,
+                    wal_position: o.wal_position,
+                    following: None,
+                    streaming: o
+                        .replication
+                        .iter()
+                        .filter(|r| r.state == "streaming")
+                        .map(|r| r.application_name.clone())
+                        .collect(),
+                    received: o.in_recovery && o.receive_lsn.is_some(),
+                };
+                self.last_observation = Some(o);
+                PgState::Running(running)
+            }
+            None => {
+                if self.last_observation.take().is_some() && self.pg.postmaster_pid().is_none() {
+                    // Running at the last cycle, gone now: it exited meanwhile.
+                    self.exited_at = Some(tokio::time::Instant::now());
+                }
+                if self.pg.postmaster_pid().is_some() {
+                    let now = self.now();
+                    PgState::Starting {
+                        since: *self.starting_since.get_or_insert(now),
+                    }
+                } else {
+                    self.starting_since = None;
+                    PgState::Stopped {
+                        was_primary: data.was_primary(),
+                    }
+                }
+            }
+        };
+        PgView {
+            data: DataDir::Initialized {
+                sysid: data.system_identifier,
+            },
+            state,
+        }
+    }
+
+    /// Tells the callbacks the role a running server was found in (they run `on_start` or
+    /// `on_role_change` when it is not the one they last reported).
+    pub(super) fn found_running(&self, pg: &PgView) {
+        if let (Some(r), false) = (pg.running(), self.tasks.busy()) {
+            let role = if r.primary {
+                Role::Primary
+            } else {
+                Role::Replica
+            };
+            self.callbacks.changed(Change::FoundRunning { role });
+        }
+    }
+
+    /// The decision's settings, from the effective dynamic configuration.
+    pub(super) fn ha_config(&self) -> HaConfig {
+        settings::ha_config(&self.dynamic)
+    }
+
+    /// The other members' reports, asked only when they matter: in a leader race (no leader, the
+    /// local server running), unless a switchover or failover names this member — it wins
+    /// without a comparison.
+    pub(super) async fn gather_peers(
+        &self,
+        cluster: Option<&Cluster>,
+        pg: &PgView,
+    ) -> Vec<PeerReport> {
+        let Some(c) = cluster else {
+            return Vec::new();
+        };
+        let named_me = ferroni_ha::manual::request(c)
+            .and_then(|f| f.member.as_deref())
+            .is_some_and(|m| m == self.me.name);
+        if c.leader.is_some() || !matches!(pg.state, PgState::Running(_)) || named_me {
+            return Vec::new();
+        }
+        self.peers(c).await
+    }
+
+    /// Failsafe mode's view: the last `/failsafe` topology (kept from the last read), the
+    /// primary that called this member, and — for a primary cut off from the DCS — whether every
+    /// member of the topology accepts it this round.
+    pub(super) async fn gather_failsafe(
+        &mut self,
+        cluster: Option<&Cluster>,
+        pg: &PgView,
+    ) -> FailsafeView {
+        if let Some(c) = cluster {
+            self.last_failsafe = c.failsafe.clone();
+        }
+        let round = self.clock.monotonic_ms();
+        let members_accept = cluster.is_none()
+            && self.dynamic.failsafe_mode
+            && !self.dynamic.pause
+            && matches!(&pg.state, PgState::Running(r) if r.primary)
+            && self.failsafe_members_accept().await;
+        if members_accept {
+            self.lock_proven_at = Some(round);
+        }
+        FailsafeView {
+            leader: self.failsafe_leader().map(|l| l.name.clone()),
+            members_accept,
+        }
+    }
+}
