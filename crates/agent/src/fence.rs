@@ -20,7 +20,7 @@ pub use guard::monotonic_ms;
 
 /// What the loop tells the fence after each cycle: the moment by which PostgreSQL must have
 /// stopped, or none. The simulator's fence stops its model server at that moment instead.
-pub trait Fence: Send {
+pub trait Fence: Send + Sync {
     /// PostgreSQL must stop by `deadline` (monotonic ms) unless armed again before.
     fn arm(&mut self, deadline: u64);
 

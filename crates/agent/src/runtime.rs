@@ -88,6 +88,8 @@ pub struct Runtime {
     starting_since: Option<Millis>,
     /// When the postmaster was last seen to exit: no start follows sooner than [`EXIT_GRACE`].
     exited_at: Option<Instant>,
+    /// When PostgreSQL last answered a cycle's observation.
+    observed_at: Instant,
     last_observation: Option<Observation>,
     last_role: &'static str,
     /// What the REST API answers from.

@@ -84,3 +84,11 @@ impl Tasks {
         }
     }
 }
+
+/// A long action does not outlive the agent that started it (in the real agent the process
+/// ends with it; the simulator drops a crashed agent instead).
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}

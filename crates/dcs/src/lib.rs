@@ -138,6 +138,27 @@ pub trait Dcs: Send + Sync {
     async fn watch(&self, timeout: Duration) -> Result<bool, DcsError>;
 }
 
+/// Whether a change of a key of kind `kind` from `old` to `new` (values; `None`: absent) should
+/// wake an agent waiting in `watch`: the leader changing hands or going, a member joining or
+/// leaving, or a request or setting changing. Member refreshes, `status` and `failsafe` change
+/// every cycle or two and would only make every agent run its loop for nothing.
+pub(crate) fn wakes(
+    kind: Option<ferroni_model::KeyKind>,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> bool {
+    use ferroni_model::KeyKind;
+    match kind {
+        Some(KeyKind::Leader) => old != new,
+        Some(KeyKind::Config | KeyKind::Failover | KeyKind::Sync | KeyKind::Initialize) => {
+            old != new
+        }
+        // A member joining or leaving (the leader creates or drops its slot at once).
+        Some(KeyKind::Member(_)) => old.is_none() != new.is_none(),
+        _ => false,
+    }
+}
+
 /// Decodes a backend's keys into the cluster, logging each malformed value it skipped.
 pub(crate) fn decode_cluster(
     layout: &KeyLayout,

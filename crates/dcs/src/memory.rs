@@ -6,9 +6,10 @@ use crate::{Dcs, DcsError, DcsSettings};
 use async_trait::async_trait;
 use ferroni_model::{Cluster, KeyLayout, Member, RawKv, Status, Version};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// The time source for TTLs.
 pub trait Clock: Send + Sync {
@@ -66,7 +67,12 @@ struct State {
 /// The shared store.
 pub struct MemoryStore {
     state: Mutex<State>,
-    changes: watch::Sender<u64>,
+    /// Bumped on every change that wakes watchers (see `crate::wakes`).
+    generation: AtomicU64,
+    /// Each handle's notifier, in the order the handles were made: watchers wake in that order
+    /// every time, which a simulation replaying a seed needs (tokio's `watch` spreads waiters
+    /// over shards picked at random).
+    watchers: Mutex<Vec<Weak<Notify>>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -75,19 +81,37 @@ impl MemoryStore {
     pub fn new(clock: Arc<dyn Clock>) -> Arc<MemoryStore> {
         Arc::new(MemoryStore {
             state: Mutex::new(State::default()),
-            changes: watch::channel(0).0,
+            generation: AtomicU64::new(0),
+            watchers: Mutex::new(Vec::new()),
             clock,
         })
+    }
+
+    /// Wakes every handle waiting in `watch`.
+    fn notify(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let mut watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        watchers.retain(|w| match w.upgrade() {
+            Some(n) => {
+                n.notify_waiters();
+                true
+            }
+            None => false,
+        });
     }
 
     /// The state with expired keys removed.
     fn lock(&self) -> MutexGuard<'_, State> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let now = self.clock.now();
-        let before = state.keys.len();
-        state.keys.retain(|_, e| e.expires.is_none_or(|t| t > now));
-        if state.keys.len() != before {
-            self.changes.send_modify(|n| *n += 1);
+        let mut wake = false;
+        state.keys.retain(|key, e| {
+            let live = e.expires.is_none_or(|t| t > now);
+            wake |= !live && crate::wakes(kind_of(key), Some(&e.value), None);
+            live
+        });
+        if wake {
+            self.notify();
         }
         state
     }
@@ -96,7 +120,7 @@ impl MemoryStore {
         state.revision += 1;
         let expires = ttl.map(|t| self.clock.now() + t);
         let version = state.revision;
-        state.keys.insert(
+        let old = state.keys.insert(
             key.to_string(),
             Entry {
                 value: value.to_string(),
@@ -104,35 +128,72 @@ impl MemoryStore {
                 expires,
             },
         );
-        self.changes.send_modify(|n| *n += 1);
+        if crate::wakes(
+            kind_of(key),
+            old.as_ref().map(|e| e.value.as_str()),
+            Some(value),
+        ) {
+            self.notify();
+        }
         Version(version)
     }
 
     fn delete(&self, state: &mut State, key: &str) -> bool {
-        let removed = state.keys.remove(key).is_some();
-        if removed {
-            state.revision += 1;
-            self.changes.send_modify(|n| *n += 1);
+        let Some(old) = state.keys.remove(key) else {
+            return false;
+        };
+        state.revision += 1;
+        if crate::wakes(kind_of(key), Some(&old.value), None) {
+            self.notify();
         }
-        removed
+        true
     }
+}
+
+/// What a key of the store is, from its path alone (the store holds one cluster's keys).
+fn kind_of(key: &str) -> Option<ferroni_model::KeyKind> {
+    use ferroni_model::KeyKind;
+    if let Some((_, name)) = key.rsplit_once("/members/") {
+        return (!name.is_empty() && !name.contains('/')).then(|| KeyKind::Member(name.into()));
+    }
+    if key.ends_with("/optime/leader") {
+        return Some(KeyKind::OptimeLeader);
+    }
+    Some(match key.rsplit('/').next()? {
+        "leader" => KeyKind::Leader,
+        "config" => KeyKind::Config,
+        "failover" => KeyKind::Failover,
+        "sync" => KeyKind::Sync,
+        "initialize" => KeyKind::Initialize,
+        _ => return None,
+    })
 }
 
 /// One agent's handle on a [`MemoryStore`].
 pub struct MemoryDcs {
     store: Arc<MemoryStore>,
     settings: DcsSettings,
-    changes: tokio::sync::Mutex<watch::Receiver<u64>>,
+    /// Woken by the store on a change.
+    notify: Arc<Notify>,
+    /// The store's generation this handle last saw.
+    seen: AtomicU64,
 }
 
 impl MemoryDcs {
     /// A handle for the agent described by `settings`.
     pub fn new(store: Arc<MemoryStore>, settings: DcsSettings) -> MemoryDcs {
-        let changes = tokio::sync::Mutex::new(store.changes.subscribe());
+        let notify = Arc::new(Notify::new());
+        store
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::downgrade(&notify));
+        let seen = AtomicU64::new(store.generation.load(Ordering::SeqCst));
         MemoryDcs {
             store,
             settings,
-            changes,
+            notify,
+            seen,
         }
     }
 
@@ -164,11 +225,11 @@ impl Dcs for MemoryDcs {
     }
 
     async fn get_cluster(&self) -> Result<Cluster, DcsError> {
-        // What this read sees no longer counts as a change for `watch` (unless a watch is
-        // running right now: then it will see the change itself).
-        if let Ok(mut changes) = self.changes.try_lock() {
-            changes.borrow_and_update();
-        }
+        // What this read sees no longer counts as a change for `watch`.
+        self.seen.store(
+            self.store.generation.load(Ordering::SeqCst),
+            Ordering::SeqCst,
+        );
         let state = self.store.lock();
         let prefix = self.settings.layout.prefix();
         let kvs = state
@@ -295,11 +356,19 @@ impl Dcs for MemoryDcs {
     }
 
     async fn watch(&self, timeout: Duration) -> Result<bool, DcsError> {
-        let mut changes = self.changes.lock().await;
-        Ok(matches!(
-            tokio::time::timeout(timeout, changes.changed()).await,
-            Ok(Ok(()))
-        ))
+        let changed = async {
+            loop {
+                let notified = self.notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let now = self.store.generation.load(Ordering::SeqCst);
+                if self.seen.swap(now, Ordering::SeqCst) != now {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        Ok(tokio::time::timeout(timeout, changed).await.is_ok())
     }
 }
 

@@ -21,16 +21,51 @@ pub fn decide(input: &Input, cluster: &Cluster, leader: &str) -> Decision {
             "demoting self because I do not have the lock and I was a leader",
         );
     }
-    match divergence(input, cluster) {
+    // A replica behind the leader's timeline may have WAL of the old one that the leader never
+    // had (it received it from a primary that kept writing after the promotion was decided):
+    // check it as a former primary is checked (Patroni triggers the same check when its last
+    // timeline is older than the leader's).
+    // One ahead of it (a timeline of a primary whose promotion the cluster abandoned) cannot
+    // stream from it at all.
+    let leader_timeline = cluster.member(leader).and_then(|m| m.data.timeline);
+    if let (Some(r), Some(t)) = (input.pg.running(), leader_timeline)
+        && !r.received
+        && r.timeline != t
+    {
+        memo.diverge_check = true;
+    }
+    let input = &Input {
+        memo: memo.clone(),
+        ..input.clone()
+    };
+    let divergence = match (
+        divergence(input, cluster),
+        input.pg.running(),
+        leader_timeline,
+    ) {
+        (Divergence::Unknown, Some(r), Some(t)) if input.memo.diverge_check && r.timeline > t => {
+            Divergence::Ahead {
+                timeline: r.timeline,
+                leader: t,
+            }
+        }
+        (d, _, _) => d,
+    };
+    match divergence {
         Divergence::Unknown => {}
         Divergence::None => memo.diverge_check = false,
-        Divergence::Past { timeline, fork } => {
-            let position = input.pg.running().map_or(0, |r| r.wal_position);
-            let what = format!(
-                "my WAL on timeline {timeline} ends at {}, past {} where the leader's timeline forked off",
-                format_lsn(position),
-                format_lsn(fork)
-            );
+        Divergence::Past { .. } | Divergence::Ahead { .. } => {
+            let what = match divergence {
+                Divergence::Past { timeline, fork } => format!(
+                    "my WAL on timeline {timeline} ends at {}, past {} where the leader's timeline forked off",
+                    format_lsn(input.pg.running().map_or(0, |r| r.wal_position)),
+                    format_lsn(fork)
+                ),
+                Divergence::Ahead { timeline, leader } => format!(
+                    "my timeline {timeline} is not in the history of the leader's timeline {leader}"
+                ),
+                _ => String::new(),
+            };
             if input.config.use_pg_rewind && !input.config.paused {
                 return Decision::act(
                     &memo,
@@ -67,6 +102,8 @@ enum Divergence {
     /// PostgreSQL cannot stream from the leader ("new timeline forked off current database
     /// system timeline before current recovery point") until it is rewound.
     Past { timeline: u64, fork: u64 },
+    /// On a timeline after the leader's: one the leader's history never had.
+    Ahead { timeline: u64, leader: u64 },
 }
 
 /// `history` says where each timeline ended; a former primary still on such a timeline with WAL

@@ -832,6 +832,59 @@ fn rows() -> Vec<Row> {
             "no action. I am (node1), a secondary, and following a leader (node2)",
         ),
         row(
+            "e5: a replica that never was primary, not streaming, behind the leader's timeline, is checked and rewound",
+            diverged_replica(150)
+                .config(|c| c.use_pg_rewind = true)
+                .memo(Memo::default())
+                .cluster(|c| {
+                    for m in &mut c.members {
+                        if m.name == "node2" {
+                            m.data.timeline = Some(2);
+                        }
+                    }
+                }),
+            vec![Rewind {
+                leader: "node2".into(),
+            }],
+            "rewinding onto the leader (node2): my WAL on timeline 1 ends at 0/96, past 0/64 where the leader's timeline forked off",
+        ),
+        row(
+            "e5: a replica on a timeline after the leader's (an abandoned promotion) is rewound",
+            diverged_replica(150)
+                .config(|c| c.use_pg_rewind = true)
+                .memo(Memo::default())
+                .running_replica(3, 150)
+                .cluster(|c| {
+                    for m in &mut c.members {
+                        if m.name == "node2" {
+                            m.data.timeline = Some(2);
+                        }
+                    }
+                }),
+            vec![Rewind {
+                leader: "node2".into(),
+            }],
+            "rewinding onto the leader (node2): my timeline 3 is not in the history of the leader's timeline 2",
+        ),
+        row(
+            "e5: a replica streaming from a leader on a newer timeline is not checked",
+            diverged_replica(150)
+                .config(|c| c.use_pg_rewind = true)
+                .memo(Memo::default())
+                .received()
+                .cluster(|c| {
+                    for m in &mut c.members {
+                        if m.name == "node2" {
+                            m.data.timeline = Some(2);
+                        }
+                    }
+                }),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        row(
             "e5: until history shows the fork point a former primary follows",
             diverged_replica(150)
                 .config(|c| c.use_pg_rewind = true)

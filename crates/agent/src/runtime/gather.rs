@@ -126,6 +126,7 @@ impl Runtime {
         let state = match self.pg.observe().await {
             Some(o) => {
                 self.starting_since = None;
+                self.observed_at = tokio::time::Instant::now();
                 let running = Running {
                     primary: !o.in_recovery,
                     timeline: o.timeline,
@@ -143,8 +144,11 @@ impl Runtime {
                 PgState::Running(running)
             }
             None => {
-                if self.last_observation.take().is_some() && self.pg.postmaster_pid().is_none() {
-                    // Running at the last cycle, gone now: it exited meanwhile.
+                if self.last_observation.take().is_some()
+                    && self.pg.postmaster_pid().is_none()
+                    && self.exited_at.is_none_or(|t| t < self.observed_at)
+                {
+                    // Running at the last cycle, gone now, and the wait did not see it go.
                     self.exited_at = Some(tokio::time::Instant::now());
                 }
                 if self.pg.postmaster_pid().is_some() {

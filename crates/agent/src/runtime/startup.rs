@@ -103,6 +103,7 @@ impl Runtime {
             upstream: None,
             starting_since: None,
             exited_at: None,
+            observed_at: Instant::now(),
             last_observation: None,
             last_role: "uninitialized",
             state: tokio::sync::watch::channel(Arc::default()).0,

@@ -4,7 +4,7 @@
 
 use super::map_err;
 use etcd_client::{Client, EventType, GetOptions, KeyValue, WatchOptions};
-use ferroni_model::{KeyKind, KeyLayout, RawKv, Version};
+use ferroni_model::{KeyLayout, RawKv, Version};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -81,18 +81,13 @@ impl Cache {
     }
 }
 
-/// Whether a change of `key` from `old` to `new` should wake an agent waiting in `watch`: the
-/// leader changing hands or going, a member joining or leaving, or a request or setting changing.
-/// Member refreshes, `status` and `failsafe` change every cycle or two and would only make every
-/// agent run its loop for nothing.
+/// Whether a change of `key` from `old` to `new` should wake an agent waiting in `watch`.
 fn wakes(layout: &KeyLayout, key: &str, old: Option<&RawKv>, new: Option<&RawKv>) -> bool {
-    match layout.classify(key) {
-        Some(KeyKind::Leader) => old.map(|kv| &kv.value) != new.map(|kv| &kv.value),
-        Some(KeyKind::Config | KeyKind::Failover | KeyKind::Sync | KeyKind::Initialize) => true,
-        // A member joining or leaving (the leader creates or drops its slot at once).
-        Some(KeyKind::Member(_)) => old.is_none() != new.is_none(),
-        _ => false,
-    }
+    crate::wakes(
+        layout.classify(key),
+        old.map(|kv| kv.value.as_str()),
+        new.map(|kv| kv.value.as_str()),
+    )
 }
 
 /// Keeps `cache` current until the task is aborted.
