@@ -5,25 +5,24 @@ use crate::json::python_json;
 use crate::state::NodeState;
 use serde_json::{Map, Value, json};
 
-/// The `/patroni` body. Of a server that is not running, only its state and role, as Patroni
-/// answers when its query fails: no position, so no member in a leader race counts a stopped
-/// server (a crashed primary's last position) as a live primary or as ahead of it.
+/// The `/patroni` body. Of a server that is not running, no WAL position and no replication
+/// connections (Patroni answers only state and role when its query fails): no member in a
+/// leader race counts a stopped server (a crashed primary's last position) as a live primary or
+/// as ahead of it. What does not move with the server (timeline, version) stays, as health
+/// checks answer from the state published at the last cycle, which may be a moment behind a
+/// server that was just started again.
 pub fn status_json(s: &NodeState) -> String {
     let pg = &s.pg;
     let mut m = Map::new();
     m.insert("state".into(), json!(pg.state));
-    if pg.state == "running" {
-        server_fields(&mut m, s);
-    } else {
-        m.insert("role".into(), json!(pg.role));
-    }
+    server_fields(&mut m, s, pg.state == "running");
     flags_and_identity(&mut m, s);
     python_json(&Value::Object(m))
 }
 
-/// What the running server reports: start time, role, version, positions, timeline,
-/// replication.
-fn server_fields(m: &mut Map<String, Value>, s: &NodeState) {
+/// What the server reports: start time, role, version, timeline, and when it runs
+/// (`positions`) its WAL positions and replication connections.
+fn server_fields(m: &mut Map<String, Value>, s: &NodeState, positions: bool) {
     let pg = &s.pg;
     if let Some(t) = &pg.postmaster_start_time {
         m.insert("postmaster_start_time".into(), json!(t));
@@ -32,6 +31,30 @@ fn server_fields(m: &mut Map<String, Value>, s: &NodeState) {
     if let Some(v) = pg.server_version {
         m.insert("server_version".into(), json!(v));
     }
+    if positions {
+        xlog(m, pg);
+    }
+    if let Some(t) = pg.timeline {
+        m.insert("timeline".into(), json!(t));
+    }
+    if let Some(r) = &pg.replication_state {
+        m.insert("replication_state".into(), json!(r));
+    }
+    if positions && !pg.replication.is_empty() {
+        let rows: Vec<Value> = pg
+            .replication
+            .iter()
+            .map(|r| {
+                json!({"usename": r.usename, "application_name": r.application_name, "client_addr": r.client_addr,
+                       "state": r.state, "sync_state": r.sync_state, "sync_priority": r.sync_priority})
+            })
+            .collect();
+        m.insert("replication".into(), Value::Array(rows));
+    }
+}
+
+/// `xlog`: a primary's location, a replica's received and replayed positions.
+fn xlog(m: &mut Map<String, Value>, pg: &crate::state::PgStatus) {
     if let Some(location) = pg.location {
         m.insert("xlog".into(), json!({"location": location}));
     } else if pg.received_location.is_some() || pg.replayed_location.is_some() {
@@ -44,23 +67,6 @@ fn server_fields(m: &mut Map<String, Value>, s: &NodeState) {
         xlog.insert("replayed_timestamp".into(), json!(pg.replayed_timestamp));
         xlog.insert("paused".into(), json!(pg.replay_paused));
         m.insert("xlog".into(), Value::Object(xlog));
-    }
-    if let Some(t) = pg.timeline {
-        m.insert("timeline".into(), json!(t));
-    }
-    if let Some(r) = &pg.replication_state {
-        m.insert("replication_state".into(), json!(r));
-    }
-    if !pg.replication.is_empty() {
-        let rows: Vec<Value> = pg
-            .replication
-            .iter()
-            .map(|r| {
-                json!({"usename": r.usename, "application_name": r.application_name, "client_addr": r.client_addr,
-                       "state": r.state, "sync_state": r.sync_state, "sync_priority": r.sync_priority})
-            })
-            .collect();
-        m.insert("replication".into(), Value::Array(rows));
     }
 }
 
@@ -125,14 +131,14 @@ mod tests {
     }
 
     #[test]
-    fn a_stopped_server_reports_its_state_and_role_only() {
+    fn a_stopped_server_reports_no_position() {
         let body: Value = serde_json::from_str(&status_json(&node("stopped"))).unwrap();
         assert_eq!(body["state"], "stopped");
         assert_eq!(body["role"], "primary");
         assert_eq!(body["cluster_unlocked"], true);
-        for absent in ["xlog", "timeline", "server_version"] {
-            assert!(body.get(absent).is_none(), "{absent} in {body}");
-        }
+        assert!(body.get("xlog").is_none(), "{body}");
+        assert!(body.get("replication").is_none(), "{body}");
+        assert_eq!(body["timeline"], 2);
     }
 
     #[test]
