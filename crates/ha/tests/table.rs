@@ -836,13 +836,7 @@ fn rows() -> Vec<Row> {
             diverged_replica(150)
                 .config(|c| c.use_pg_rewind = true)
                 .memo(Memo::default())
-                .cluster(|c| {
-                    for m in &mut c.members {
-                        if m.name == "node2" {
-                            m.data.timeline = Some(2);
-                        }
-                    }
-                }),
+                .cluster(|c| leader_on_timeline(c, 2)),
             vec![Rewind {
                 leader: "node2".into(),
             }],
@@ -854,13 +848,7 @@ fn rows() -> Vec<Row> {
                 .config(|c| c.use_pg_rewind = true)
                 .memo(Memo::default())
                 .running_replica(3, 150)
-                .cluster(|c| {
-                    for m in &mut c.members {
-                        if m.name == "node2" {
-                            m.data.timeline = Some(2);
-                        }
-                    }
-                }),
+                .cluster(|c| leader_on_timeline(c, 2)),
             vec![Rewind {
                 leader: "node2".into(),
             }],
@@ -872,13 +860,7 @@ fn rows() -> Vec<Row> {
                 .config(|c| c.use_pg_rewind = true)
                 .memo(Memo::default())
                 .received()
-                .cluster(|c| {
-                    for m in &mut c.members {
-                        if m.name == "node2" {
-                            m.data.timeline = Some(2);
-                        }
-                    }
-                }),
+                .cluster(|c| leader_on_timeline(c, 2)),
             vec![Follow {
                 leader: "node2".into(),
             }],
@@ -1490,6 +1472,15 @@ fn diverged_replica(wal: u64) -> S {
                 version: Version(9),
             })
         })
+}
+
+/// The leader node2's member key says it runs on `timeline`.
+fn leader_on_timeline(c: &mut Cluster, timeline: u64) {
+    for m in &mut c.members {
+        if m.name == "node2" {
+            m.data.timeline = Some(timeline);
+        }
+    }
 }
 
 fn entry(timeline: u64) -> HistoryEntry {
