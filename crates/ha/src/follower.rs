@@ -1,7 +1,8 @@
 //! Another node holds the lock (§e.5): a primary here demotes at once; a replica follows it.
 
+use crate::divergence::{self, Verdict};
 use crate::{Action, Decision, DemoteMode, Input};
-use ferroni_model::{Cluster, format_lsn};
+use ferroni_model::Cluster;
 
 /// Decides for a node that does not hold the lock, PostgreSQL running.
 pub fn decide(input: &Input, cluster: &Cluster, leader: &str) -> Decision {
@@ -34,38 +35,27 @@ pub fn decide(input: &Input, cluster: &Cluster, leader: &str) -> Decision {
     {
         memo.diverge_check = true;
     }
-    let input = &Input {
-        memo: memo.clone(),
-        ..input.clone()
+    let ahead = matches!(
+        (input.pg.running(), leader_timeline),
+        (Some(r), Some(t)) if !r.received && r.timeline > t
+    );
+    memo.ahead_of_leader_since = ahead.then(|| memo.ahead_of_leader_since.unwrap_or(input.now));
+    let ahead_for = input
+        .now
+        .saturating_sub(memo.ahead_of_leader_since.unwrap_or(input.now));
+    let verdict = match divergence::against_leader(input.pg.wal.as_ref(), cluster, leader) {
+        _ if !memo.diverge_check => Verdict::Joins,
+        // PostgreSQL streams only WAL that continues its own: streaming proves it joins, though
+        // its timeline may read as the old one until a restartpoint.
+        _ if input.pg.running().is_some_and(|r| r.received) => Verdict::Joins,
+        Verdict::NotInHistory { .. } if ahead && ahead_for < input.config.ttl => Verdict::Unknown,
+        v => v,
     };
-    let divergence = match (
-        divergence(input, cluster),
-        input.pg.running(),
-        leader_timeline,
-    ) {
-        (Divergence::Unknown, Some(r), Some(t)) if input.memo.diverge_check && r.timeline > t => {
-            Divergence::Ahead {
-                timeline: r.timeline,
-                leader: t,
-            }
-        }
-        (d, _, _) => d,
-    };
-    match divergence {
-        Divergence::Unknown => {}
-        Divergence::None => memo.diverge_check = false,
-        Divergence::Past { .. } | Divergence::Ahead { .. } => {
-            let what = match divergence {
-                Divergence::Past { timeline, fork } => format!(
-                    "my WAL on timeline {timeline} ends at {}, past {} where the leader's timeline forked off",
-                    format_lsn(input.pg.running().map_or(0, |r| r.wal_position)),
-                    format_lsn(fork)
-                ),
-                Divergence::Ahead { timeline, leader } => format!(
-                    "my timeline {timeline} is not in the history of the leader's timeline {leader}"
-                ),
-                _ => String::new(),
-            };
+    match verdict {
+        Verdict::Unknown => {}
+        Verdict::Joins => memo.diverge_check = false,
+        v => {
+            let what = v.describe(input.pg.wal.as_ref().map_or(0, |w| w.lsn));
             if input.config.use_pg_rewind && !input.config.paused {
                 return Decision::act(
                     &memo,
@@ -91,45 +81,4 @@ pub fn decide(input: &Input, cluster: &Cluster, leader: &str) -> Decision {
             input.me.name
         ),
     )
-}
-
-/// Whether a former primary's WAL went past the leader's fork point.
-enum Divergence {
-    /// Not a former primary, or the fork point is not in `history` yet.
-    Unknown,
-    /// Its WAL ends at or before the fork point: it can stream.
-    None,
-    /// PostgreSQL cannot stream from the leader ("new timeline forked off current database
-    /// system timeline before current recovery point") until it is rewound.
-    Past { timeline: u64, fork: u64 },
-    /// On a timeline after the leader's: one the leader's history never had.
-    Ahead { timeline: u64, leader: u64 },
-}
-
-/// `history` says where each timeline ended; a former primary still on such a timeline with WAL
-/// beyond that point holds records the leader never had.
-fn divergence(input: &Input, cluster: &Cluster) -> Divergence {
-    let Some(running) = input.pg.running().filter(|_| input.memo.diverge_check) else {
-        return Divergence::Unknown;
-    };
-    // Its timeline may read as the old one until a restartpoint, and its position is the
-    // leader's WAL it received: streaming at all proves it follows the leader's history.
-    if running.received {
-        return Divergence::None;
-    }
-    let fork = cluster.history.as_ref().and_then(|h| {
-        h.value
-            .0
-            .iter()
-            .find(|e| e.timeline == running.timeline)
-            .map(|e| e.lsn)
-    });
-    match fork {
-        None => Divergence::Unknown,
-        Some(fork) if running.wal_position > fork => Divergence::Past {
-            timeline: running.timeline,
-            fork,
-        },
-        Some(_) => Divergence::None,
-    }
 }

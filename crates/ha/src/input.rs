@@ -136,8 +136,8 @@ pub struct Running {
     pub following: Option<String>,
     /// Primary: the members streaming from it now (`pg_stat_replication`, by application name).
     pub streaming: Vec<String>,
-    /// Replica: it received WAL from its primary since it started (`pg_last_wal_receive_lsn`):
-    /// the primary accepted its timeline and position, so it did not diverge from it.
+    /// Replica: its WAL receiver streams now (`pg_stat_wal_receiver.status`): its upstream
+    /// accepted its timeline and position.
     pub received: bool,
 }
 
@@ -146,6 +146,10 @@ pub struct Running {
 pub struct PgView {
     pub data: DataDir,
     pub state: PgState,
+    /// Where the local WAL ends, for the divergence check: a replica's (running or stopped) or
+    /// a cleanly stopped former primary's; `None` for a running primary, or when unknown (a
+    /// primary that crashed).
+    pub wal: Option<crate::divergence::LocalWal>,
 }
 
 impl PgView {
@@ -234,4 +238,9 @@ pub struct Memo {
     /// When this node gave the lock up because its `pre_promote` script refused the promotion:
     /// it stays out of the leader race for `ttl` from then.
     pub pre_promote_refused_at: Option<Millis>,
+    /// Since when this replica's timeline reads newer than its leader's member key says the
+    /// leader's is. A leader frozen right after promoting publishes its new timeline late (up to
+    /// a TTL, when it loses the lock), so only a timeline newer for longer than that is held
+    /// against the replica.
+    pub ahead_of_leader_since: Option<Millis>,
 }

@@ -74,6 +74,14 @@ pub fn not_healthiest(input: &Input, cluster: &Cluster, me: &Running) -> Option<
             return other.then(|| format!("{action}: I was the leader, another member takes over"));
         }
     }
+    // Its WAL went where the cluster's did not: leading would drop what the cluster wrote since.
+    if let Some(v) = crate::divergence::off_cluster_history(input.pg.wal.as_ref(), cluster) {
+        let lsn = input.pg.wal.as_ref().map_or(0, |w| w.lsn);
+        return Some(format!(
+            "my WAL diverged from the cluster's history: {}",
+            v.describe(lsn)
+        ));
+    }
     // A requested switchover or failover does not wait for the lag rule.
     if manual.is_none()
         && let Some(status) = &cluster.status

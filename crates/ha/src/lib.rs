@@ -11,6 +11,7 @@
 //! - [`long_action`]: a long task is running (§e.2 step 5) or just finished.
 //! - [`manual`]: a requested switchover/failover seen by the leader; scheduled actions (§e.8).
 //! - [`dcs_error`]: the DCS did not answer (§e.9).
+//! - [`divergence`]: whether the local WAL can continue the leader's timeline.
 //! - [`callbacks`]: which user callback a change of the local PostgreSQL runs.
 //! - [`status`]: the leader's `/status` key (its WAL position, slots and retained member slots).
 //!
@@ -19,6 +20,7 @@
 pub mod bootstrap;
 pub mod callbacks;
 pub mod dcs_error;
+pub mod divergence;
 pub mod fence;
 pub mod follower;
 pub mod input;
@@ -49,16 +51,27 @@ pub fn decide(input: &Input) -> Decision {
 }
 
 /// Sets or clears [`Memo::diverge_check`]: a primary that steps down, or a former primary started
-/// as a replica without pg_rewind, may hold WAL its next leader never had; a rewind (or running
-/// as a primary again) settles the question.
+/// as a replica without pg_rewind and not proven to join the leader's history, may hold WAL its
+/// next leader never had; a rewind (or running as a primary again) settles the question.
 fn remember_divergence(input: &Input, mut decision: Decision) -> Decision {
     let was_primary =
         input.pg.is_primary() || matches!(input.pg.state, PgState::Stopped { was_primary: true });
     for action in &decision.actions {
         match action {
             Action::Demote(_) => decision.memo.diverge_check = true,
-            Action::StartReplica { rewind: false, .. } if was_primary => {
-                decision.memo.diverge_check = true
+            // Unless the leader's history proves it joins, it is checked again once running.
+            Action::StartReplica {
+                rewind: false,
+                leader,
+            } if was_primary || input.memo.diverge_check => {
+                let joins = match (&input.dcs, leader) {
+                    (DcsView::Reachable(c), Some(l)) => {
+                        divergence::against_leader(input.pg.wal.as_ref(), c, l)
+                            == divergence::Verdict::Joins
+                    }
+                    _ => false,
+                };
+                decision.memo.diverge_check = !joins
             }
             Action::StartReplica { rewind: true, .. } | Action::Rewind { .. } => {
                 decision.memo.diverge_check = false

@@ -1,6 +1,7 @@
 //! PostgreSQL is not running, or is still starting (§e.6): start it again in the role the lock
 //! gives, and give the lock up when a primary does not come back in time.
 
+use crate::divergence::{self, Verdict};
 use crate::{Action, Decision, Input, LockRenewal, PgState, failover_possible, holds_lock};
 use ferroni_model::Cluster;
 
@@ -58,13 +59,33 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
                 .leader_name()
                 .filter(|l| *l != input.me.name)
                 .map(str::to_string);
-            // A former primary may hold WAL the new leader never had (pg_rewind finds out).
-            let rewind = *was_primary && input.config.use_pg_rewind && leader.is_some();
-            Decision::act(
-                memo,
-                vec![Action::StartReplica { leader, rewind }],
-                "starting as a secondary",
-            )
+            let suspect = *was_primary || memo.diverge_check;
+            let verdict = match leader.as_deref() {
+                Some(l) if suspect => divergence::against_leader(input.pg.wal.as_ref(), cluster, l),
+                _ => Verdict::Joins,
+            };
+            let lsn = input.pg.wal.as_ref().map_or(0, |w| w.lsn);
+            let (rewind, log) = match (&verdict, leader.as_deref()) {
+                (Verdict::Joins, _) | (_, None) => (false, "starting as a secondary".to_string()),
+                // A former primary that crashed has no known end of WAL: pg_rewind finds out
+                // after crash recovery, and does nothing when the timelines did not diverge.
+                (Verdict::Unknown, Some(_)) => (
+                    input.config.use_pg_rewind,
+                    "starting as a secondary".to_string(),
+                ),
+                (v, Some(l)) if input.config.use_pg_rewind => (
+                    true,
+                    format!("running pg_rewind from {l}: {}", v.describe(lsn)),
+                ),
+                (v, Some(l)) => (
+                    false,
+                    format!(
+                        "starting as a secondary; cannot follow the leader ({l}) without pg_rewind: {}",
+                        v.describe(lsn)
+                    ),
+                ),
+            };
+            Decision::act(memo, vec![Action::StartReplica { leader, rewind }], log)
         }
         PgState::Running(_) => Decision::log(memo, "postgres is running"),
     }

@@ -1,8 +1,11 @@
 //! Properties of `decide()` over generated inputs: it never promotes without the lock, and a
 //! primary that cannot prove it holds the lock always steps down.
 
+use ferroni_ha::divergence::{LocalWal, off_cluster_history};
 use ferroni_ha::*;
-use ferroni_model::{Cluster, LeaderKey, Member, MemberKey, Status, Version};
+use ferroni_model::{
+    Cluster, History, HistoryEntry, LeaderKey, Member, MemberKey, Status, Version, Versioned,
+};
 use proptest::prelude::*;
 
 const SYSID: &str = "42";
@@ -14,8 +17,20 @@ fn arb_cluster() -> impl Strategy<Value = Cluster> {
         prop::option::of(prop::sample::select(vec!["", SYSID, "43"])),
         any::<bool>(),
         0u64..3000,
+        prop::option::of(500u64..2500),
     )
-        .prop_map(|(leader, initialize, with_members, optime)| Cluster {
+        .prop_map(|(leader, initialize, with_members, optime, fork)| Cluster {
+            // Timeline 1 ended at `fork`: the cluster is on timeline 2.
+            history: fork.map(|lsn| Versioned {
+                value: History(vec![HistoryEntry {
+                    timeline: 1,
+                    lsn,
+                    reason: String::new(),
+                    timestamp: None,
+                    new_leader: None,
+                }]),
+                version: Version(1),
+            }),
             initialize: initialize.map(str::to_string),
             leader: leader.map(|l| LeaderKey {
                 name: l.into(),
@@ -70,7 +85,19 @@ fn arb_pg() -> impl Strategy<Value = PgView> {
         (0u64..1_000_000).prop_map(|since| PgState::Starting { since }),
         any::<bool>().prop_map(|was_primary| PgState::Stopped { was_primary }),
     ];
-    (data, state).prop_map(|(data, state)| PgView { data, state })
+    // Where the local WAL ends, as a replica (running or stopped) reports it.
+    (data, state).prop_map(|(data, state)| {
+        let wal = match &state {
+            PgState::Running(r) if !r.primary => Some(LocalWal {
+                timeline: r.timeline,
+                lsn: r.wal_position,
+                in_recovery: true,
+                history: Vec::new(),
+            }),
+            _ => None,
+        };
+        PgView { data, state, wal }
+    })
 }
 
 fn arb_task() -> impl Strategy<Value = Option<Task>> {
@@ -243,6 +270,17 @@ proptest! {
                 )),
                 "{:?} -> {:?}", input, d
             );
+        }
+    }
+
+    #[test]
+    fn a_node_whose_wal_left_the_clusters_history_never_takes_the_lock(input in arb_input()) {
+        // (A bootstrap that just finished takes its lock whatever a generated WAL says.)
+        if let (DcsView::Reachable(c), None) = (&input.dcs, &input.task)
+            && off_cluster_history(input.pg.wal.as_ref(), c).is_some()
+        {
+            let d = decide(&input);
+            prop_assert!(!d.actions.contains(&Action::AcquireLock), "{:?} -> {:?}", input, d);
         }
     }
 

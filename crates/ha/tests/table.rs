@@ -1,6 +1,7 @@
 //! `decide()`, case by case: each row is an input (a scenario built from a healthy three-node
 //! cluster seen by node1) and the expected actions and Patroni log line.
 
+use ferroni_ha::divergence::LocalWal;
 use ferroni_ha::*;
 use ferroni_model::{
     Cluster, Failover, History, HistoryEntry, LeaderKey, Member, MemberKey, Status, Version,
@@ -96,6 +97,7 @@ fn leader() -> S {
                 streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
                 received: false,
             }),
+            wal: None,
         },
         task: None,
         peers: Vec::new(),
@@ -149,6 +151,7 @@ impl S {
             streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
             received: false,
         });
+        self.0.pg.wal = None;
         self
     }
     fn running_replica(mut self, timeline: u64, wal: u64) -> S {
@@ -160,10 +163,37 @@ impl S {
             streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
             received: false,
         });
+        self.0.pg.wal = Some(LocalWal {
+            timeline,
+            lsn: wal,
+            in_recovery: true,
+            history: Vec::new(),
+        });
         self
     }
+    /// Stopped; a primary that crashed has no known end of WAL.
     fn stopped(mut self, was_primary: bool) -> S {
         self.0.pg.state = PgState::Stopped { was_primary };
+        self.0.pg.wal = None;
+        self
+    }
+    /// Stopped cleanly, its WAL ending at `lsn` on `timeline` (a former primary: its shutdown
+    /// checkpoint; a replica: its minimum recovery end).
+    fn stopped_at(mut self, was_primary: bool, timeline: u64, lsn: u64) -> S {
+        self.0.pg.state = PgState::Stopped { was_primary };
+        self.0.pg.wal = Some(LocalWal {
+            timeline,
+            lsn,
+            in_recovery: !was_primary,
+            history: Vec::new(),
+        });
+        self
+    }
+    /// The local history file of the current timeline.
+    fn local_history(mut self, history: &[(u64, u64)]) -> S {
+        if let Some(w) = &mut self.0.pg.wal {
+            w.history = history.to_vec();
+        }
         self
     }
     fn starting(mut self, since: u64) -> S {
@@ -752,7 +782,7 @@ fn rows() -> Vec<Row> {
                 .config(|c| c.check_timeline = true)
                 .cluster(|c| {
                     c.history = Some(Versioned {
-                        value: History(vec![entry(1), entry(2)]),
+                        value: History(vec![entry_at(1, 2000), entry_at(2, 3000)]),
                         version: Version(9),
                     })
                 }),
@@ -763,7 +793,7 @@ fn rows() -> Vec<Row> {
             "e4: without check_timeline the timeline is not compared",
             no_leader().cluster(|c| {
                 c.history = Some(Versioned {
-                    value: History(vec![entry(1), entry(2)]),
+                    value: History(vec![entry_at(1, 2000), entry_at(2, 3000)]),
                     version: Version(9),
                 })
             }),
@@ -776,6 +806,32 @@ fn rows() -> Vec<Row> {
             no_leader().running_primary(1, 1000),
             vec![AcquireLock],
             "acquired session lock as a leader",
+            lost_race,
+        ),
+        row(
+            "e4: a replica whose WAL went past the cluster's last fork point never leads",
+            no_leader().running_replica(1, 150).cluster(|c| {
+                c.history = Some(Versioned {
+                    value: History(vec![entry(1)]),
+                    version: Version(9),
+                })
+            }),
+            vec![],
+            "following a different leader because i am not the healthiest node (my WAL diverged from the cluster's history: my WAL on timeline 1 ends at 0/96, past 0/64 where the leader's timeline forked off)",
+        ),
+        row_or(
+            "e4: a replica on a timeline newer than /history knows still races",
+            no_leader()
+                .running_replica(3, 1000)
+                .local_history(&[(1, 100), (2, 200)])
+                .cluster(|c| {
+                    c.history = Some(Versioned {
+                        value: History(vec![entry(1)]),
+                        version: Version(9),
+                    })
+                }),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
             lost_race,
         ),
         row(
@@ -822,10 +878,11 @@ fn rows() -> Vec<Row> {
             "no action. I am (node1), a secondary, and following a leader (node2)",
         ),
         row(
-            "e5: a replica that never was primary is not checked",
+            "e5: a replica that never was primary, on the leader's timeline, is not checked",
             diverged_replica(150)
                 .config(|c| c.use_pg_rewind = true)
-                .memo(Memo::default()),
+                .memo(Memo::default())
+                .cluster(|c| leader_on_timeline(c, 1)),
             vec![Follow {
                 leader: "node2".into(),
             }],
@@ -843,16 +900,34 @@ fn rows() -> Vec<Row> {
             "rewinding onto the leader (node2): my WAL on timeline 1 ends at 0/96, past 0/64 where the leader's timeline forked off",
         ),
         row(
-            "e5: a replica on a timeline after the leader's (an abandoned promotion) is rewound",
+            "e5: a replica on a timeline after the leader's (an abandoned promotion) for a TTL is rewound",
             diverged_replica(150)
                 .config(|c| c.use_pg_rewind = true)
-                .memo(Memo::default())
+                .memo(Memo {
+                    ahead_of_leader_since: Some(1_000_000 - 30_000),
+                    ..Memo::default()
+                })
                 .running_replica(3, 150)
                 .cluster(|c| leader_on_timeline(c, 2)),
             vec![Rewind {
                 leader: "node2".into(),
             }],
             "rewinding onto the leader (node2): my timeline 3 is not in the history of the leader's timeline 2",
+        ),
+        row(
+            "e5: a replica on a timeline after the leader's member key waits a TTL (the leader may have frozen right after promoting)",
+            diverged_replica(150)
+                .config(|c| c.use_pg_rewind = true)
+                .memo(Memo {
+                    ahead_of_leader_since: Some(1_000_000 - 29_999),
+                    ..Memo::default()
+                })
+                .running_replica(3, 150)
+                .cluster(|c| leader_on_timeline(c, 2)),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
         ),
         row(
             "e5: a replica streaming from a leader on a newer timeline is not checked",
@@ -1342,38 +1417,102 @@ fn rows() -> Vec<Row> {
         row(
             "e6: crashed replica restarts following the leader",
             replica().stopped(false),
-            vec![StartReplica {
-                leader: Some("node2".into()),
-                rewind: false,
-            }],
+            start_following_node2(false),
             "starting as a secondary",
         ),
         row(
             "e6: former primary comes back and follows the new leader",
             replica().stopped(true),
-            vec![StartReplica {
-                leader: Some("node2".into()),
-                rewind: false,
-            }],
+            start_following_node2(false),
             "starting as a secondary",
         ),
         row(
             "e6: former primary with use_pg_rewind is rewound first",
             replica().stopped(true).config(|c| c.use_pg_rewind = true),
-            vec![StartReplica {
-                leader: Some("node2".into()),
-                rewind: true,
-            }],
+            start_following_node2(true),
             "starting as a secondary",
         ),
         row(
             "e6: a former replica is never rewound",
             replica().stopped(false).config(|c| c.use_pg_rewind = true),
-            vec![StartReplica {
-                leader: Some("node2".into()),
-                rewind: false,
-            }],
+            start_following_node2(false),
             "starting as a secondary",
+        ),
+        row(
+            "e6: a former primary that shut down before the leader's fork point follows without pg_rewind",
+            replica()
+                .stopped_at(true, 1, 99)
+                .config(|c| c.use_pg_rewind = true)
+                .cluster(forked_at_100),
+            start_following_node2(false),
+            "starting as a secondary",
+        ),
+        row(
+            "e6: a former primary whose shutdown checkpoint is at or past the fork point is rewound first",
+            replica()
+                .stopped_at(true, 1, 100)
+                .config(|c| c.use_pg_rewind = true)
+                .cluster(forked_at_100),
+            start_following_node2(true),
+            "running pg_rewind from node2: my WAL on timeline 1 ends at 0/64, past 0/64 where the leader's timeline forked off",
+        ),
+        row(
+            "e6: without use_pg_rewind a diverged former primary starts as a secondary and says why it cannot follow",
+            replica().stopped_at(true, 1, 150).cluster(forked_at_100),
+            start_following_node2(false),
+            "starting as a secondary; cannot follow the leader (node2) without pg_rewind: my WAL on timeline 1 ends at 0/96, past 0/64 where the leader's timeline forked off",
+        ),
+        row(
+            "e6: a stopped replica that replayed exactly to the fork point follows",
+            replica()
+                .stopped_at(false, 1, 100)
+                .memo(suspect())
+                .config(|c| c.use_pg_rewind = true)
+                .cluster(forked_at_100),
+            start_following_node2(false),
+            "starting as a secondary",
+        ),
+        row(
+            "e6: a former primary on a timeline number the leader made differently (a partition) is rewound",
+            replica()
+                .stopped_at(true, 2, 300)
+                .local_history(&[(1, 90)])
+                .config(|c| c.use_pg_rewind = true)
+                .cluster(forked_at_100),
+            start_following_node2(true),
+            "running pg_rewind from node2: my history has timeline 1 end at 0/5A, the leader's at 0/64",
+        ),
+        row(
+            "e6: a former primary on the leader's timeline with the leader's history follows",
+            replica()
+                .stopped_at(true, 2, 300)
+                .local_history(&[(1, 100)])
+                .config(|c| c.use_pg_rewind = true)
+                .cluster(forked_at_100),
+            start_following_node2(false),
+            "starting as a secondary",
+        ),
+        row(
+            "e6: a former primary on a timeline after the leader's is rewound",
+            replica()
+                .stopped_at(true, 3, 300)
+                .config(|c| c.use_pg_rewind = true)
+                .cluster(forked_at_100),
+            start_following_node2(true),
+            "running pg_rewind from node2: my timeline 3 is not in the history of the leader's timeline 2",
+        ),
+        row(
+            "e5: a replica that followed the leader onto its timeline is not rewound when the stream stops",
+            replica()
+                .running_replica(2, 0x500_0608)
+                .local_history(&[(1, 100)])
+                .memo(suspect())
+                .config(|c| c.use_pg_rewind = true)
+                .cluster(forked_at_100),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
         ),
         row(
             "e6: stopped with no leader starts as a replica first",
@@ -1462,16 +1601,33 @@ fn rows() -> Vec<Row> {
 fn diverged_replica(wal: u64) -> S {
     replica()
         .running_replica(1, wal)
-        .memo(Memo {
-            diverge_check: true,
-            ..Memo::default()
-        })
-        .cluster(|c| {
-            c.history = Some(Versioned {
-                value: History(vec![entry(1)]),
-                version: Version(9),
-            })
-        })
+        .memo(suspect())
+        .cluster(forked_at_100)
+}
+
+/// Starts PostgreSQL as a replica of node2, rewound first or not.
+fn start_following_node2(rewind: bool) -> Vec<Action> {
+    vec![StartReplica {
+        leader: Some("node2".into()),
+        rewind,
+    }]
+}
+
+/// This node stepped down as a primary and was not rewound: its WAL is checked.
+fn suspect() -> Memo {
+    Memo {
+        diverge_check: true,
+        ..Memo::default()
+    }
+}
+
+/// The leader node2 runs on timeline 2, which forked off timeline 1 at 0/64 (`/history`).
+fn forked_at_100(c: &mut Cluster) {
+    c.history = Some(Versioned {
+        value: History(vec![entry(1)]),
+        version: Version(9),
+    });
+    leader_on_timeline(c, 2)
 }
 
 /// The leader node2's member key says it runs on `timeline`.
@@ -1484,9 +1640,14 @@ fn leader_on_timeline(c: &mut Cluster, timeline: u64) {
 }
 
 fn entry(timeline: u64) -> HistoryEntry {
+    entry_at(timeline, 100 * timeline)
+}
+
+/// Timeline `timeline` ended at `lsn`.
+fn entry_at(timeline: u64, lsn: u64) -> HistoryEntry {
     HistoryEntry {
         timeline,
-        lsn: 100 * timeline,
+        lsn,
         reason: "no recovery target specified".into(),
         timestamp: None,
         new_leader: None,
@@ -1531,6 +1692,30 @@ fn a_primary_that_steps_down_is_checked_for_divergence_until_settled() {
     assert!(waiting.memo.diverge_check);
     let never = decide(&replica().0);
     assert!(!never.memo.diverge_check);
+    // A former primary whose end of WAL proves it joins the leader's history is settled before
+    // it starts; one that crashed (no known end) and is not rewound is checked once running.
+    let joins = decide(&replica().stopped_at(true, 1, 99).cluster(forked_at_100).0);
+    assert!(!joins.memo.diverge_check, "{joins:?}");
+    let crashed = decide(&replica().stopped(true).cluster(forked_at_100).0);
+    assert!(crashed.memo.diverge_check, "{crashed:?}");
+    let rewinding = decide(
+        &replica()
+            .stopped(true)
+            .config(|c| c.use_pg_rewind = true)
+            .cluster(forked_at_100)
+            .0,
+    );
+    assert!(!rewinding.memo.diverge_check, "{rewinding:?}");
+    let ahead = decide(&replica().running_replica(3, 150).cluster(forked_at_100).0);
+    assert_eq!(ahead.memo.ahead_of_leader_since, Some(1_000_000));
+    let caught_up = decide(
+        &replica()
+            .running_replica(2, 150)
+            .memo(ahead.memo.clone())
+            .cluster(forked_at_100)
+            .0,
+    );
+    assert_eq!(caught_up.memo.ahead_of_leader_since, None);
 }
 
 #[test]

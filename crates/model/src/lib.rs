@@ -44,6 +44,25 @@ pub fn parse_lsn(text: &str) -> Option<u64> {
     (hi <= 0xFFFF_FFFF && lo <= 0xFFFF_FFFF).then_some((hi << 32) + lo)
 }
 
+/// The lines of a timeline history file (`pg_wal/NNNNNNNN.history`): each earlier timeline,
+/// the LSN where it ended and the reason written with it. Comments, blank and malformed lines
+/// are left out.
+pub fn parse_timeline_history(text: &str) -> Vec<(u64, u64, String)> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, '\t');
+            let timeline = fields.next()?.trim().parse().ok()?;
+            let lsn = parse_lsn(fields.next()?)?;
+            Some((
+                timeline,
+                lsn,
+                fields.next().unwrap_or("").trim().to_string(),
+            ))
+        })
+        .collect()
+}
+
 /// Compact JSON. Serializing these types cannot fail (string keys, finite numbers), so an error
 /// would be a bug; it yields `{}` rather than a panic.
 pub(crate) fn compact<T: serde::Serialize>(value: &T) -> String {
@@ -53,6 +72,18 @@ pub(crate) fn compact<T: serde::Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_files_read_as_postgresql_writes_them() {
+        let text = "1\t0/5000098\tno recovery target specified\n\n# c\n2\t0/6000000\tbefore 2000-01-01\nbad\n";
+        assert_eq!(
+            parse_timeline_history(text),
+            vec![
+                (1, 0x500_0098, "no recovery target specified".to_string()),
+                (2, 0x600_0000, "before 2000-01-01".to_string())
+            ]
+        );
+    }
 
     #[test]
     fn lsns_round_trip_as_postgresql_prints_them() {

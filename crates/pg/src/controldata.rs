@@ -13,6 +13,15 @@ pub struct ControlData {
     pub all: BTreeMap<String, String>,
 }
 
+/// The end of a stopped server's WAL ([`ControlData::wal_end`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalEnd {
+    pub timeline: u64,
+    pub lsn: u64,
+    /// A standby's replayed end, not a primary's shutdown checkpoint.
+    pub in_recovery: bool,
+}
+
 impl ControlData {
     /// Parses the output (run with `LANG=C`).
     pub fn parse(output: &str) -> Option<ControlData> {
@@ -46,6 +55,38 @@ impl ControlData {
         )
     }
 
+    /// Where the WAL of a stopped server ends, as Patroni's `rewind.py` reads it: a standby's
+    /// minimum recovery end (a standby that never wrote one was a primary when it crashed), else
+    /// a cleanly shut down primary's last checkpoint. `None` for a primary that crashed: only
+    /// crash recovery finds its end.
+    pub fn wal_end(&self) -> Option<WalEnd> {
+        let lsn = |key: &str| self.all.get(key).and_then(|v| ferroni_model::parse_lsn(v));
+        let timeline = |key: &str| self.all.get(key).and_then(|v| v.parse::<u64>().ok());
+        let standby = matches!(
+            self.state.as_str(),
+            "shut down in recovery" | "in archive recovery"
+        );
+        if standby {
+            let end = lsn("Minimum recovery ending location").filter(|l| *l > 0);
+            let tl = timeline("Min recovery ending loc's timeline").filter(|t| *t > 0);
+            if let (Some(lsn), Some(timeline)) = (end, tl) {
+                return Some(WalEnd {
+                    timeline,
+                    lsn,
+                    in_recovery: true,
+                });
+            }
+        }
+        if standby || self.state == "shut down" {
+            return Some(WalEnd {
+                timeline: timeline("Latest checkpoint's TimeLineID")?,
+                lsn: lsn("Latest checkpoint location")?,
+                in_recovery: false,
+            });
+        }
+        None
+    }
+
     /// Whether it stopped cleanly.
     pub fn clean_shutdown(&self) -> bool {
         matches!(self.state.as_str(), "shut down" | "shut down in recovery")
@@ -69,5 +110,48 @@ Latest checkpoint's TimeLineID:       4\n";
         assert!(c.was_primary() && !c.clean_shutdown());
         assert_eq!(c.timeline, 4);
         assert!(ControlData::parse("garbage").is_none());
+        assert_eq!(c.wal_end(), None, "a primary that crashed");
+    }
+
+    #[test]
+    fn a_stopped_standby_ends_at_its_minimum_recovery_point_and_a_primary_at_its_checkpoint() {
+        let standby = ControlData::parse(
+            "Database system identifier: 1\nDatabase cluster state: shut down in recovery\n\
+             Latest checkpoint location: 0/4000060\nLatest checkpoint's TimeLineID: 1\n\
+             Minimum recovery ending location: 0/5000608\nMin recovery ending loc's timeline: 2\n",
+        )
+        .unwrap();
+        assert_eq!(
+            standby.wal_end(),
+            Some(WalEnd {
+                timeline: 2,
+                lsn: 0x500_0608,
+                in_recovery: true
+            })
+        );
+        // A standby without a minimum recovery point was a primary that crashed (Patroni's rule).
+        let promoted = ControlData::parse(
+            "Database system identifier: 1\nDatabase cluster state: in archive recovery\n\
+             Latest checkpoint location: 0/4000060\nLatest checkpoint's TimeLineID: 3\n\
+             Minimum recovery ending location: 0/0\nMin recovery ending loc's timeline: 0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            promoted.wal_end(),
+            Some(WalEnd {
+                timeline: 3,
+                lsn: 0x400_0060,
+                in_recovery: false
+            })
+        );
+        let primary = ControlData::parse(
+            "Database system identifier: 1\nDatabase cluster state: shut down\n\
+             Latest checkpoint location: 0/3000028\nLatest checkpoint's TimeLineID: 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            primary.wal_end().map(|w| (w.lsn, w.in_recovery)),
+            Some((0x300_0028, false))
+        );
     }
 }

@@ -31,3 +31,4 @@ pub mod pgpass;
 pub mod server;
 pub mod slots;
 pub mod sql;
+pub mod walfiles;

@@ -80,6 +80,8 @@ pub struct Observation {
     pub wal_position: u64,
     pub receive_lsn: Option<u64>,
     pub replay_lsn: Option<u64>,
+    /// Replica: its WAL receiver streams now.
+    pub receiver_streaming: bool,
     pub slots: Vec<String>,
     /// The `restart_lsn` of each physical slot that has one, in `pg_replication_slots` order.
     pub slot_lsns: Vec<(String, u64)>,
@@ -549,7 +551,18 @@ impl LocalPostgres {
     pub async fn wal_positions(&self) -> Option<WalPositions> {
         let client = self.connect().await.ok()?;
         let row = client.query_one(sql::POSITIONS, &[]).await.ok()?;
-        positions(&row)
+        let mut p = positions(&row)?;
+        p.timeline = self.standby_timeline(p.in_recovery, p.timeline);
+        Some(p)
+    }
+
+    /// A standby's timeline: SQL's estimate, or a newer one its WAL segments show it accepted.
+    fn standby_timeline(&self, in_recovery: bool, timeline: u64) -> u64 {
+        if !in_recovery {
+            return timeline;
+        }
+        crate::walfiles::newest_segment_timeline(&self.data().join("pg_wal"))
+            .map_or(timeline, |t| t.max(timeline))
     }
 
     /// Role, timeline, WAL positions and, on a primary, its replication connections; `None` when
@@ -567,6 +580,7 @@ impl LocalPostgres {
         let client = self.connect().await.ok()?;
         let row = client.query_one(sql::OBSERVE, &[]).await.ok()?;
         let mut o = observation(&row)?;
+        o.timeline = self.standby_timeline(o.in_recovery, o.timeline);
         if !o.in_recovery
             && let Ok(rows) = client.query(sql::REPLICATION, &[]).await
         {
@@ -834,7 +848,14 @@ fn positions(row: &tokio_postgres::Row) -> Option<WalPositions> {
     let in_recovery: bool = row.try_get("in_recovery").ok()?;
     let (receive_lsn, replay_lsn) = (int("receive_lsn"), int("replay_lsn"));
     let timeline = if in_recovery {
-        int("receiver_timeline").or_else(|| int("checkpoint_timeline"))
+        [
+            "receiver_timeline",
+            "checkpoint_timeline",
+            "recovery_end_timeline",
+        ]
+        .into_iter()
+        .filter_map(int)
+        .max()
     } else {
         int("primary_timeline")
     }
@@ -881,6 +902,11 @@ fn observation(row: &tokio_postgres::Row) -> Option<Observation> {
         wal_position,
         receive_lsn: receive,
         replay_lsn: replay,
+        receiver_streaming: row
+            .try_get::<_, Option<bool>>("receiver_streaming")
+            .ok()
+            .flatten()
+            .unwrap_or(false),
         slots,
         slot_lsns: row
             .try_get::<_, Option<String>>("slot_lsns")

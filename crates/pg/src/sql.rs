@@ -2,7 +2,9 @@
 
 /// The columns that say where a server is in its WAL (a literal, so both queries embed it). The
 /// timeline of a primary is read from its current WAL file name (it changes at promotion, before
-/// any checkpoint); a replica's from its WAL receiver, else from the last checkpoint.
+/// any checkpoint); a replica's is the newest of its WAL receiver's, its last checkpoint's and
+/// its minimum recovery point's (a replica that stopped streaming still replayed onto the
+/// timeline it followed, though no restartpoint recorded it).
 macro_rules! wal_columns {
     () => {
         "pg_catalog.pg_is_in_recovery() AS in_recovery, \
@@ -10,6 +12,7 @@ macro_rules! wal_columns {
           ELSE ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int::bigint END AS primary_timeline, \
      (SELECT received_tli::bigint FROM pg_catalog.pg_stat_get_wal_receiver()) AS receiver_timeline, \
      (pg_catalog.pg_control_checkpoint()).timeline_id::bigint AS checkpoint_timeline, \
+     (pg_catalog.pg_control_recovery()).min_recovery_end_timeline::bigint AS recovery_end_timeline, \
      CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL \
           ELSE pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_flush_lsn(), '0/0')::bigint END AS flush_lsn, \
      pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(), '0/0')::bigint AS receive_lsn, \
@@ -29,6 +32,7 @@ pub const OBSERVE: &str = concat!(
         FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' AND restart_lsn IS NOT NULL) AS slot_lsns, \
      pg_catalog.to_char(pg_catalog.pg_postmaster_start_time() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00' AS postmaster_start_time, \
      pg_catalog.current_setting('server_version_num')::int AS server_version, \
+     COALESCE((SELECT status = 'streaming' FROM pg_catalog.pg_stat_get_wal_receiver()), false) AS receiver_streaming, \
      (SELECT pg_catalog.json_object_agg(s.name, pg_catalog.json_build_object('old_value', s.setting, 'new_value', f.setting) ORDER BY s.name)::text \
         FROM pg_catalog.pg_settings s LEFT JOIN LATERAL (SELECT fs.setting FROM pg_catalog.pg_file_settings fs \
         WHERE fs.name = s.name ORDER BY fs.seqno DESC LIMIT 1) f ON true \

@@ -45,6 +45,7 @@ pub struct Report {
     pub faults: BTreeMap<&'static str, u64>,
     pub violations: Vec<String>,
     pub fenced: u64,
+    pub rewinds: u64,
     pub promotions: usize,
     pub acks: usize,
 }
@@ -56,12 +57,22 @@ pub fn run_seed(seed: u64) -> Report {
 
 /// [`run_seed`] with a rule broken on purpose.
 pub fn run_mutated(seed: u64, mutation: Option<agents::Mutation>) -> Report {
+    run_schedule(seed, None, mutation)
+}
+
+/// The schedule of `seed` with faults of one kind only (`None`: every kind), and a rule broken
+/// on purpose.
+pub fn run_schedule(
+    seed: u64,
+    only: Option<schedule::FaultKind>,
+    mutation: Option<agents::Mutation>,
+) -> Report {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build();
     match runtime {
-        Ok(rt) => rt.block_on(simulate(seed, mutation)),
+        Ok(rt) => rt.block_on(simulate(seed, only, mutation)),
         Err(e) => Report {
             seed,
             violations: vec![format!("cannot build a runtime: {e}")],
@@ -70,7 +81,11 @@ pub fn run_mutated(seed: u64, mutation: Option<agents::Mutation>) -> Report {
     }
 }
 
-async fn simulate(seed: u64, mutation: Option<agents::Mutation>) -> Report {
+async fn simulate(
+    seed: u64,
+    only: Option<schedule::FaultKind>,
+    mutation: Option<agents::Mutation>,
+) -> Report {
     let world = World::new(MEMBERS, seed);
     let mut agents = Agents::new(world.clone(), MEMBERS, mutation);
     let status_reader = ferroni_dcs::memory::MemoryDcs::new(
@@ -93,7 +108,7 @@ async fn simulate(seed: u64, mutation: Option<agents::Mutation>) -> Report {
     for i in 0..MEMBERS {
         agents.start(i);
     }
-    let faults = schedule::faults(seed, MEMBERS);
+    let faults = schedule::faults_of(seed, MEMBERS, only);
     let fault_window = faults.iter().map(|f| f.until_ms).max().unwrap_or(0);
     let bootstrap_ms = ms(BOOTSTRAP);
     let end_ms = bootstrap_ms + fault_window + ms(SETTLE);
@@ -152,6 +167,7 @@ async fn simulate(seed: u64, mutation: Option<agents::Mutation>) -> Report {
     oracle.finish(&w);
     report.violations = oracle.violations;
     report.fenced = w.fenced;
+    report.rewinds = w.rewinds;
     report.promotions = w.promotions.len();
     report.acks = w.acks.len();
     report

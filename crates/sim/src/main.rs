@@ -34,8 +34,8 @@ fn main() -> ExitCode {
         print_violations(&report);
         return if report.violations.is_empty() {
             println!(
-                "seed {seed}: no violation ({} promotions, {} writes acknowledged, {} fenced)",
-                report.promotions, report.acks, report.fenced
+                "seed {seed}: no violation ({} promotions, {} writes acknowledged, {} fenced, {} rewound)",
+                report.promotions, report.acks, report.fenced, report.rewinds
             );
             ExitCode::SUCCESS
         } else {
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let mut faults: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut failed = Vec::new();
-    let (mut promotions, mut fenced) = (0, 0);
+    let (mut promotions, mut fenced, mut rewinds) = (0, 0, 0);
     for seed in args.first..args.first + args.seeds {
         let report = run_seed(seed);
         for (kind, n) in &report.faults {
@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         }
         promotions += report.promotions;
         fenced += report.fenced;
+        rewinds += report.rewinds;
         if !report.violations.is_empty() {
             print_violations(&report);
             failed.push(seed);
@@ -60,7 +61,7 @@ fn main() -> ExitCode {
     }
     let elapsed = started.elapsed().as_secs_f64();
     println!(
-        "{} schedules in {elapsed:.1} s ({:.1} per second); faults injected: {}; {promotions} promotions, {fenced} servers fenced; {} with violations{}",
+        "{} schedules in {elapsed:.1} s ({:.1} per second); faults injected: {}; {promotions} promotions, {fenced} servers fenced, {rewinds} rewound; {} with violations{}",
         args.seeds,
         args.seeds as f64 / elapsed.max(1e-9),
         faults

@@ -57,8 +57,9 @@ impl Oracle {
         self.promotions_checked = w.promotions.len();
     }
 
-    /// The end checks: convergence and lost writes.
+    /// The end checks: no healthy standby rewound, convergence and lost writes.
     pub fn finish(&mut self, w: &World) {
+        self.violations.extend(w.needless_rewinds.iter().cloned());
         let primaries: Vec<usize> = (0..w.servers.len())
             .filter(|i| w.servers[*i].writable())
             .collect();

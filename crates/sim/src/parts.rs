@@ -130,11 +130,29 @@ impl Postgres for SimPostgres {
             (true, false) => "in archive recovery",
             (false, false) => "shut down in recovery",
         };
+        // A clean shutdown's checkpoint record is the last of its WAL: it starts just before
+        // the end. A standby's minimum recovery point is the end it replayed.
+        let lsn = ferroni_model::format_lsn;
+        let (recovery_end, recovery_timeline) = match state {
+            "in archive recovery" | "shut down in recovery" => (s.flush, s.timeline),
+            _ => (0, 0),
+        };
+        let all = [
+            ("Database system identifier", s.sysid.clone()),
+            ("Database cluster state", state.to_string()),
+            ("Latest checkpoint location", lsn(s.flush.saturating_sub(1))),
+            ("Latest checkpoint's TimeLineID", s.timeline.to_string()),
+            ("Minimum recovery ending location", lsn(recovery_end)),
+            (
+                "Min recovery ending loc's timeline",
+                recovery_timeline.to_string(),
+            ),
+        ];
         DataDirState::Initialized(ControlData {
             system_identifier: s.sysid.clone(),
             state: state.into(),
             timeline: s.timeline,
-            all: Default::default(),
+            all: all.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         })
     }
 
@@ -181,6 +199,7 @@ impl Postgres for SimPostgres {
             wal_position: s.flush,
             receive_lsn: (s.in_recovery && s.streaming_from.is_some()).then_some(s.flush),
             replay_lsn: s.in_recovery.then_some(s.flush),
+            receiver_streaming: s.in_recovery && s.streaming_from.is_some(),
             slots: s.slots.clone(),
             replication,
             server_version: Some(150_000),

@@ -43,6 +43,8 @@ pub struct Server {
     pub fence_deadline: Option<u64>,
     /// The branch of WAL history it is on (see [`Branch`]).
     pub branch: usize,
+    /// Its last stop was a clean one, as a standby.
+    pub stopped_as_standby: bool,
 }
 
 impl Server {
@@ -74,6 +76,29 @@ impl Server {
     pub fn writable(&self) -> bool {
         self.running && !self.in_recovery
     }
+}
+
+/// Where the WAL of `target` and `source` part, as pg_rewind finds it from their history files:
+/// the end of the last timeline both went through alike, or the earlier end of the first one
+/// they ended differently.
+fn common_point(target: &Server, source: &Server) -> u64 {
+    let line = |s: &Server| {
+        let mut line = s.history.clone();
+        line.push((s.timeline, s.flush));
+        line
+    };
+    let (target, source) = (line(target), line(source));
+    let mut start = 0;
+    for (t, s) in target.iter().zip(&source) {
+        if t.0 != s.0 {
+            return start;
+        }
+        if t.1 != s.1 {
+            return t.1.min(s.1);
+        }
+        start = t.1;
+    }
+    start
 }
 
 /// A line of WAL history: a new cluster, or a promotion off its parent at `fork`. Timeline
@@ -125,6 +150,10 @@ pub struct World {
     pub now_ms: u64,
     /// Times the fence guard stopped a server.
     pub fenced: u64,
+    /// pg_rewind runs, and the ones of a standby stopped cleanly that did not need it
+    /// (the agent misjudged a healthy replica diverged).
+    pub rewinds: u64,
+    pub needless_rewinds: Vec<String>,
     next_pid: i32,
     next_sysid: u64,
 }
@@ -150,6 +179,8 @@ impl World {
             status_optime: 0,
             now_ms: 0,
             fenced: 0,
+            rewinds: 0,
+            needless_rewinds: Vec::new(),
             next_pid: 100,
             next_sysid: 7_000_000_000_000_000_000 + seed % 1_000_000,
         }))
@@ -192,6 +223,7 @@ impl World {
         let s = &mut self.servers[i];
         if s.running {
             s.running = false;
+            s.stopped_as_standby = clean && s.in_recovery;
             s.streaming_from = None;
             s.clean = clean;
             s.fence_deadline = None;
@@ -245,8 +277,17 @@ impl World {
         if !source.running || !self.linked(i, from) || self.servers[i].running {
             return false;
         }
+        let needed = !source.can_feed(&self.servers[i]);
+        if !needed && self.servers[i].stopped_as_standby {
+            self.needless_rewinds.push(format!(
+                "node{} was rewound at {} ms though its WAL continued the source's (a healthy standby stopped for nothing)",
+                i + 1,
+                self.now_ms
+            ));
+        }
+        self.rewinds += 1;
         let s = &mut self.servers[i];
-        let fork = source.end_of(s.timeline).unwrap_or(source.flush);
+        let fork = common_point(s, &source);
         s.flush = s.flush.min(fork);
         s.timeline = source.timeline;
         s.history = source.history;
@@ -313,16 +354,25 @@ impl World {
 mod tests {
     use super::*;
 
+    /// Node 0 a new primary, node 1 its standby (not streaming until the first step).
+    fn primary_and_standby() -> Shared {
+        let world = World::new(2, 1);
+        {
+            let mut w = lock(&world);
+            w.initdb(0);
+            w.start(0);
+            assert!(w.basebackup(1, 0));
+            w.servers[1].standby = true;
+            w.servers[1].upstream = Some(0);
+            w.start(1);
+        }
+        world
+    }
+
     #[test]
     fn a_standby_streams_until_it_diverges_and_streams_again_once_rewound() {
-        let world = World::new(2, 1);
+        let world = primary_and_standby();
         let mut w = lock(&world);
-        w.initdb(0);
-        w.start(0);
-        assert!(w.basebackup(1, 0));
-        w.servers[1].standby = true;
-        w.servers[1].upstream = Some(0);
-        w.start(1);
         w.write(0);
         w.step(0);
         assert_eq!(w.servers[1].flush, w.servers[0].flush);
@@ -341,5 +391,24 @@ mod tests {
         w.step(3);
         assert_eq!(w.servers[0].streaming_from, Some(1));
         assert_eq!(w.servers[0].timeline, 2);
+    }
+
+    #[test]
+    fn a_rewind_of_a_standby_that_could_stream_is_recorded_as_needless() {
+        let world = primary_and_standby();
+        let mut w = lock(&world);
+        w.step(0);
+        w.stop(1, true);
+        assert!(w.rewind(1, 0));
+        assert_eq!(w.needless_rewinds.len(), 1, "{:?}", w.needless_rewinds);
+        // A former primary past the fork point needs it.
+        w.start(1);
+        w.step(1);
+        w.promote(1);
+        w.write(2);
+        w.stop(0, false);
+        assert!(!w.servers[1].can_feed(&w.servers[0]));
+        assert!(w.rewind(0, 1));
+        assert_eq!((w.rewinds, w.needless_rewinds.len()), (2, 1));
     }
 }

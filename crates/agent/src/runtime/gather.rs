@@ -6,10 +6,12 @@ use super::Runtime;
 use crate::settings;
 use ferroni_config::DynamicConfig;
 use ferroni_ha::callbacks::{Change, Role};
+use ferroni_ha::divergence::LocalWal;
 use ferroni_ha::{
     DataDir, FailsafeView, HaConfig, LockRenewal, PeerReport, PgState, PgView, Running,
 };
 use ferroni_model::Cluster;
+use ferroni_pg::controldata::WalEnd;
 use ferroni_pg::local::DataDirState;
 use std::time::Duration;
 
@@ -113,16 +115,19 @@ impl Runtime {
                 return PgView {
                     data: DataDir::Empty,
                     state: PgState::Stopped { was_primary: false },
+                    wal: None,
                 };
             }
             DataDirState::Invalid => {
                 return PgView {
                     data: DataDir::Invalid,
                     state: PgState::Stopped { was_primary: false },
+                    wal: None,
                 };
             }
             DataDirState::Initialized(control) => control,
         };
+        let mut wal_end = None;
         let state = match self.pg.observe().await {
             Some(o) => {
                 self.starting_since = None;
@@ -138,8 +143,13 @@ impl Runtime {
                         .filter(|r| r.state == "streaming")
                         .map(|r| r.application_name.clone())
                         .collect(),
-                    received: o.in_recovery && o.receive_lsn.is_some(),
+                    received: o.in_recovery && o.receiver_streaming,
                 };
+                wal_end = o.in_recovery.then(|| WalEnd {
+                    timeline: o.timeline,
+                    lsn: o.replay_lsn.unwrap_or(o.wal_position),
+                    in_recovery: true,
+                });
                 self.last_observation = Some(o);
                 PgState::Running(running)
             }
@@ -158,17 +168,47 @@ impl Runtime {
                     }
                 } else {
                     self.starting_since = None;
+                    wal_end = data.wal_end();
                     PgState::Stopped {
                         was_primary: data.was_primary(),
                     }
                 }
             }
         };
+        let wal = match wal_end {
+            Some(end) => Some(self.local_wal(end).await),
+            None => None,
+        };
         PgView {
             data: DataDir::Initialized {
                 sysid: data.system_identifier,
             },
             state,
+            wal,
+        }
+    }
+
+    /// The local end of WAL with the history file of its timeline (none on timeline 1; an
+    /// unreadable one leaves only the end to compare).
+    async fn local_wal(&self, end: WalEnd) -> LocalWal {
+        let history = match end.timeline {
+            0 | 1 => Vec::new(),
+            t => match self.pg.timeline_history(t).await {
+                Ok(text) => ferroni_model::parse_timeline_history(&text)
+                    .into_iter()
+                    .map(|(t, lsn, _)| (t, lsn))
+                    .collect(),
+                Err(e) => {
+                    tracing::debug!("no local history of timeline {t}: {e}");
+                    Vec::new()
+                }
+            },
+        };
+        LocalWal {
+            timeline: end.timeline,
+            lsn: end.lsn,
+            in_recovery: end.in_recovery,
+            history,
         }
     }
 

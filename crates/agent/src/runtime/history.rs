@@ -4,7 +4,7 @@
 use super::Runtime;
 use anyhow::Result;
 use ferroni_ha::Input;
-use ferroni_model::{Cluster, History, HistoryEntry, parse_lsn};
+use ferroni_model::{Cluster, History, HistoryEntry};
 
 impl Runtime {
     /// Writes `history` from the timeline history file of the current timeline.
@@ -25,32 +25,29 @@ impl Runtime {
             .unwrap_or_default()
             .with_timezone(&chrono::Local)
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
-        let mut entries = Vec::new();
-        let lines: Vec<&str> = text
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        let lines = ferroni_model::parse_timeline_history(&text);
+        let last = lines.len();
+        let entries = lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, (timeline, lsn, reason))| {
+                // A known entry keeps its timestamp and new leader only where it names the same
+                // switch: a timeline number made again elsewhere (a partition) is a new one.
+                match known
+                    .iter()
+                    .find(|e| e.timeline == timeline && e.lsn == lsn)
+                {
+                    Some(e) => e.clone(),
+                    None => HistoryEntry {
+                        timeline,
+                        lsn,
+                        reason,
+                        timestamp: Some(now.clone()),
+                        new_leader: (i + 1 == last).then(|| self.me.name.clone()),
+                    },
+                }
+            })
             .collect();
-        for (i, line) in lines.iter().enumerate() {
-            let mut fields = line.splitn(3, '\t');
-            let (Some(tl), Some(lsn)) = (
-                fields.next().and_then(|t| t.trim().parse().ok()),
-                fields.next().and_then(parse_lsn),
-            ) else {
-                continue;
-            };
-            let reason = fields.next().unwrap_or("").trim().to_string();
-            let entry = match known.iter().find(|e| e.timeline == tl) {
-                Some(e) => e.clone(),
-                None => HistoryEntry {
-                    timeline: tl,
-                    lsn,
-                    reason,
-                    timestamp: Some(now.clone()),
-                    new_leader: (i + 1 == lines.len()).then(|| self.me.name.clone()),
-                },
-            };
-            entries.push(entry);
-        }
         self.dcs.set_history(&History(entries)).await?;
         Ok(())
     }
