@@ -74,6 +74,22 @@ impl Verdict {
 /// Judges `local` against a leader on `leader_timeline` whose timelines ended as `leader_history`
 /// says (`/history`: `(timeline, lsn)` per earlier timeline).
 pub fn judge(local: &LocalWal, leader_timeline: u64, leader_history: &[(u64, u64)]) -> Verdict {
+    let covered = leader_history
+        .iter()
+        .map(|(t, _)| *t)
+        .max()
+        .is_some_and(|t| t + 1 >= leader_timeline);
+    judge_with(local, leader_timeline, leader_history, covered)
+}
+
+/// [`judge`], told whether `leader_history` reaches the leader's timeline (`covered`: it is the
+/// history the leader wrote after its promotion, which may skip timeline numbers).
+fn judge_with(
+    local: &LocalWal,
+    leader_timeline: u64,
+    leader_history: &[(u64, u64)],
+    covered: bool,
+) -> Verdict {
     if local.timeline > leader_timeline {
         return Verdict::NotInHistory {
             timeline: local.timeline,
@@ -103,11 +119,6 @@ pub fn judge(local: &LocalWal, leader_timeline: u64, leader_history: &[(u64, u64
         return Verdict::Joins;
     }
     // The leader's history must reach its own timeline before the local one can be placed in it.
-    let covered = leader_history
-        .iter()
-        .map(|(t, _)| *t)
-        .max()
-        .is_some_and(|t| t + 1 >= leader_timeline);
     if !covered {
         return Verdict::Unknown;
     }
@@ -137,20 +148,63 @@ pub fn against_leader(local: Option<&LocalWal>, cluster: &Cluster, leader: &str)
     else {
         return Verdict::Unknown;
     };
-    judge(local, timeline, &cluster_history(cluster))
+    let history = cluster_history(cluster);
+    // `/history` whose newest entry the leader wrote reaches its timeline, even past numbers a
+    // promotion skipped ([`timelines_to_claim`]); else it must reach the number before.
+    let written_by_leader = cluster
+        .history
+        .as_ref()
+        .and_then(|h| h.value.0.last())
+        .is_some_and(|e| e.new_leader.as_deref() == Some(leader) && e.timeline < timeline);
+    let covered = written_by_leader
+        || history
+            .iter()
+            .map(|(t, _)| *t)
+            .max()
+            .is_some_and(|t| t + 1 >= timeline);
+    judge_with(local, timeline, &history, covered)
+}
+
+/// The timeline numbers a replica on `local_timeline` claims in `pg_wal` before it promotes:
+/// PostgreSQL names the new timeline after the newest history file it finds, so a member that
+/// missed the last promotion (cut off while it happened) would make the same number again, from
+/// the same point, and the two lines of WAL could not be told apart by any history (nor by
+/// pg_rewind). Every number the cluster is known to have had (`/history`, the members'
+/// timelines) is claimed.
+pub fn timelines_to_claim(local_timeline: u64, cluster: &Cluster) -> Vec<u64> {
+    let from_history = cluster
+        .history
+        .as_ref()
+        .and_then(|h| h.value.0.iter().map(|e| e.timeline + 1).max());
+    let from_members = cluster.members.iter().filter_map(|m| m.data.timeline).max();
+    let newest = from_history.max(from_members).unwrap_or(0);
+    (local_timeline + 1..=newest).collect()
 }
 
 /// Whether the local WAL left the cluster's line of history: the cluster moved on from the local
 /// timeline at a point the local WAL went past, or its history ended a timeline elsewhere than
 /// the local one did. Such a node holds writes no leader has, and lacks the ones the cluster
 /// made since: it does not lead. A timeline newer than `/history` knows is not held against it
-/// (`/history` lags a promotion, and its leader may have died before writing it).
+/// (`/history` lags a promotion, and its leader may have died before writing it); an older one
+/// that is not on the line is (a timeline number the cluster's line skipped).
 pub fn off_cluster_history(local: Option<&LocalWal>, cluster: &Cluster) -> Option<Verdict> {
     let local = local?;
     let history = cluster_history(cluster);
-    let timeline = history.iter().map(|(t, _)| *t).max()? + 1;
-    Some(judge(local, timeline, &history))
-        .filter(|v| matches!(v, Verdict::Past { .. } | Verdict::Forked { .. }))
+    let newest = cluster.history.as_ref().and_then(|h| h.value.0.last())?;
+    // The member that wrote the newest entry promoted onto the timeline its member key shows (a
+    // promotion may skip numbers it claimed); else onto the next number.
+    let timeline = newest
+        .new_leader
+        .as_deref()
+        .and_then(|l| cluster.member(l))
+        .and_then(|m| m.data.timeline)
+        .filter(|t| *t > newest.timeline)
+        .unwrap_or(newest.timeline + 1);
+    Some(judge_with(local, timeline, &history, true)).filter(|v| match v {
+        Verdict::Past { .. } | Verdict::Forked { .. } => true,
+        Verdict::NotInHistory { timeline: t, .. } => *t < timeline,
+        Verdict::Unknown | Verdict::Joins => false,
+    })
 }
 
 fn cluster_history(cluster: &Cluster) -> Vec<(u64, u64)> {
@@ -256,6 +310,75 @@ mod tests {
         assert!(judge(&replica(2, 1, &[]), 4, &[(1, 5), (3, 9)]).diverged());
     }
 
+    fn cluster_with(entries: &[(u64, u64, Option<&str>)]) -> Cluster {
+        use ferroni_model::{History, HistoryEntry, Version, Versioned};
+        Cluster {
+            history: Some(Versioned {
+                value: History(
+                    entries
+                        .iter()
+                        .map(|(timeline, lsn, leader)| HistoryEntry {
+                            timeline: *timeline,
+                            lsn: *lsn,
+                            reason: "no recovery target specified".into(),
+                            timestamp: None,
+                            new_leader: leader.map(str::to_string),
+                        })
+                        .collect(),
+                ),
+                version: Version(1),
+            }),
+            ..Cluster::default()
+        }
+    }
+
+    /// A member key saying `name` runs on `timeline`.
+    fn member_on(members: &mut Vec<ferroni_model::MemberKey>, name: &str, timeline: u64) {
+        members.push(ferroni_model::MemberKey {
+            name: name.into(),
+            data: ferroni_model::Member {
+                timeline: Some(timeline),
+                ..ferroni_model::Member::default()
+            },
+            version: ferroni_model::Version(1),
+            lease: None,
+        });
+    }
+
+    #[test]
+    fn a_member_that_missed_promotions_claims_every_timeline_the_cluster_had() {
+        let mut cluster = cluster_with(&[(1, 0x500_0000, None), (2, 0x600_0000, Some("node3"))]);
+        assert_eq!(timelines_to_claim(1, &cluster), vec![2, 3]);
+        assert_eq!(timelines_to_claim(3, &cluster), Vec::<u64>::new());
+        member_on(&mut cluster.members, "node3", 5);
+        assert_eq!(timelines_to_claim(3, &cluster), vec![4, 5]);
+        assert_eq!(
+            timelines_to_claim(1, &Cluster::default()),
+            Vec::<u64>::new()
+        );
+    }
+
+    #[test]
+    fn history_written_by_the_leader_covers_a_timeline_number_it_skipped() {
+        let mut cluster = cluster_with(&[(1, 100, Some("node2"))]);
+        member_on(&mut cluster.members, "node2", 3);
+        // node2 promoted from timeline 1 at 100 onto timeline 3 (2 was claimed).
+        assert_eq!(
+            against_leader(Some(&replica(1, 100, &[])), &cluster, "node2"),
+            Verdict::Joins
+        );
+        assert!(against_leader(Some(&replica(1, 150, &[])), &cluster, "node2").diverged());
+        // Written by another member: it may lag the leader's promotion.
+        let mut lagging = cluster.clone();
+        if let Some(h) = &mut lagging.history {
+            h.value.0[0].new_leader = Some("node1".into());
+        }
+        assert_eq!(
+            against_leader(Some(&replica(1, 150, &[])), &lagging, "node2"),
+            Verdict::Unknown
+        );
+    }
+
     #[test]
     fn off_the_clusters_history_means_past_a_fork_or_a_different_one() {
         use ferroni_model::{History, HistoryEntry, Version, Versioned};
@@ -286,5 +409,18 @@ mod tests {
         );
         assert!(off_cluster_history(Some(&replica(2, 1, &[(1, 90)])), &cluster).is_some());
         assert_eq!(off_cluster_history(Some(&past), &Cluster::default()), None);
+        // node1 promoted from timeline 1 onto 3 (it claimed 2, made elsewhere): a replica on
+        // that other timeline 2 is off the line.
+        let mut skipped = cluster_with(&[(1, 100, Some("node1"))]);
+        member_on(&mut skipped.members, "node1", 3);
+        let other_two = replica(2, 120, &[(1, 100)]);
+        assert!(matches!(
+            off_cluster_history(Some(&other_two), &skipped),
+            Some(Verdict::NotInHistory { timeline: 2, .. })
+        ));
+        assert_eq!(
+            off_cluster_history(Some(&replica(3, 120, &[(1, 100)])), &skipped),
+            None
+        );
     }
 }

@@ -102,8 +102,22 @@ pub fn not_healthiest(input: &Input, cluster: &Cluster, me: &Running) -> Option<
     if let Some(peer) = rivals.clone().find(|p| p.primary) {
         return Some(format!("Primary ({}) is still alive", peer.name));
     }
-    // The former leader of a switchover does not compete on WAL: it hands over.
-    for peer in rivals.filter(|p| Some(p.name.as_str()) != former_leader) {
+    // The former leader of a switchover does not compete on WAL: it hands over. Nor does a peer
+    // whose WAL left the cluster's history: it cannot lead, and its position is not ahead of
+    // anything the cluster has.
+    let on_the_line = |p: &&crate::PeerReport| {
+        let wal = crate::divergence::LocalWal {
+            timeline: p.timeline,
+            lsn: p.wal_position,
+            in_recovery: true,
+            history: Vec::new(),
+        };
+        crate::divergence::off_cluster_history(Some(&wal), cluster).is_none()
+    };
+    for peer in rivals
+        .filter(|p| Some(p.name.as_str()) != former_leader)
+        .filter(on_the_line)
+    {
         if peer.wal_position > me.wal_position {
             return Some(format!(
                 "Wal position of {} is ahead of my wal position",

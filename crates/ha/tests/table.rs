@@ -810,12 +810,7 @@ fn rows() -> Vec<Row> {
         ),
         row(
             "e4: a replica whose WAL went past the cluster's last fork point never leads",
-            no_leader().running_replica(1, 150).cluster(|c| {
-                c.history = Some(Versioned {
-                    value: History(vec![entry(1)]),
-                    version: Version(9),
-                })
-            }),
+            no_leader().running_replica(1, 150).cluster(forked_at_100),
             vec![],
             "following a different leader because i am not the healthiest node (my WAL diverged from the cluster's history: my WAL on timeline 1 ends at 0/96, past 0/64 where the leader's timeline forked off)",
         ),
@@ -824,12 +819,18 @@ fn rows() -> Vec<Row> {
             no_leader()
                 .running_replica(3, 1000)
                 .local_history(&[(1, 100), (2, 200)])
-                .cluster(|c| {
-                    c.history = Some(Versioned {
-                        value: History(vec![entry(1)]),
-                        version: Version(9),
-                    })
-                }),
+                .cluster(forked_at_100),
+            acquire_promote.clone(),
+            "promoted self to leader by acquiring session lock",
+            lost_race,
+        ),
+        row_or(
+            "e4: a peer ahead whose WAL went past the cluster's last fork point does not count",
+            no_leader()
+                .running_replica(1, 90)
+                .peer_with("node2", |p| p.wal_position = 150)
+                .peer_with("node3", |p| p.wal_position = 80)
+                .cluster(forked_at_100),
             acquire_promote.clone(),
             "promoted self to leader by acquiring session lock",
             lost_race,

@@ -424,6 +424,8 @@ impl LocalPostgres {
     /// Starts the postmaster with the protected parameters on its command line. Returns once it
     /// accepts connections, or fails after `timeout`.
     pub async fn start(&self, params: &ServerParameters, timeout: Duration) -> Result<(), PgError> {
+        // A promotion that did not finish (the agent or the server died) may have left claims.
+        crate::walfiles::release_claims(&self.data().join("pg_wal"));
         let mut cmd = Command::new(self.settings.bin_dir.join("postgres"));
         cmd.arg("-D")
             .arg(self.data())

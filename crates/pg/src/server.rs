@@ -82,6 +82,17 @@ pub trait Postgres: Send + Sync + 'static {
     /// The text of the timeline history file of `timeline`.
     async fn timeline_history(&self, timeline: u64) -> Result<String, PgError>;
 
+    /// Claims `timelines` before a promotion ([`crate::walfiles::claim_timelines`]); returns
+    /// the ones claimed.
+    async fn claim_timelines(
+        &self,
+        local_timeline: u64,
+        timelines: &[u64],
+    ) -> Result<Vec<u64>, PgError>;
+
+    /// Removes the claims no timeline came after ([`crate::walfiles::release_claims`]).
+    async fn release_claims(&self);
+
     /// Empties the data directory (a failed bootstrap).
     fn remove_data(&self);
 }
@@ -181,6 +192,24 @@ impl Postgres for crate::local::LocalPostgres {
             what: format!("cannot read {}", file.display()),
             reason: e.to_string(),
         })
+    }
+
+    async fn claim_timelines(
+        &self,
+        local_timeline: u64,
+        timelines: &[u64],
+    ) -> Result<Vec<u64>, PgError> {
+        let pg_wal = self.settings.data_dir.join("pg_wal");
+        crate::walfiles::claim_timelines(&pg_wal, local_timeline, timelines).map_err(|e| {
+            PgError::Io {
+                what: format!("cannot claim timelines in {}", pg_wal.display()),
+                reason: e.to_string(),
+            }
+        })
+    }
+
+    async fn release_claims(&self) {
+        crate::walfiles::release_claims(&self.settings.data_dir.join("pg_wal"));
     }
 
     fn remove_data(&self) {

@@ -5,7 +5,9 @@
 //!   writes while it runs out of recovery; its fence stops it at the moment its agent last
 //!   armed (inside the lease); the DCS lease expires `ttl` after the last renewal.
 //! - **Promotions by the rules**: no member is promoted whose WAL end was more than
-//!   `maximum_lag_on_failover` behind the `/status` position last published.
+//!   `maximum_lag_on_failover` behind the `/status` position last published, nor one whose WAL
+//!   left the line of history the previous promotion started (diverged: it holds WAL past the
+//!   point where that line forked off its branch).
 //! - **Bounded loss** (asynchronous replication): a write acknowledged on a branch of history
 //!   that the final primary's lineage left at `fork` is lost only if it lies within
 //!   `maximum_lag_on_failover` plus the WAL that branch's primary wrote beyond its last
@@ -43,7 +45,29 @@ impl Oracle {
             let seen = self.unpublished.entry(s.branch).or_default();
             *seen = (*seen).max(ahead);
         }
-        for p in &w.promotions[self.promotions_checked..] {
+        for (n, p) in w
+            .promotions
+            .iter()
+            .enumerate()
+            .skip(self.promotions_checked)
+        {
+            // The line of history the previous promotion started: each branch with where the
+            // line left it.
+            let line = n
+                .checked_sub(1)
+                .map(|prev| branch_lineage(w, w.promotions[prev].branch, u64::MAX));
+            if let Some(line) = line {
+                match line.get(&p.from_branch) {
+                    Some(end) if p.flush <= *end => {}
+                    _ => self.violations.push(format!(
+                        "at {} ms: node{} promoted with WAL off the line of the previous promotion (branch {} at {}, the line {line:?})",
+                        p.at_ms,
+                        p.node + 1,
+                        p.from_branch,
+                        p.flush
+                    )),
+                }
+            }
             if p.status_optime > 0 && p.flush + MAXIMUM_LAG < p.status_optime {
                 self.violations.push(format!(
                     "at {} ms: node{} promoted at {} while /status said {} (more than {MAXIMUM_LAG} behind)",
@@ -106,9 +130,14 @@ impl Oracle {
 
 /// The branches of the final primary's history, each with where it ends in that history.
 fn lineage(w: &World, primary: usize) -> BTreeMap<usize, u64> {
+    branch_lineage(w, w.servers[primary].branch, w.servers[primary].flush)
+}
+
+/// `branch` and its ancestors, each with where the line ends in it (`branch` itself at `end`).
+fn branch_lineage(w: &World, branch: usize, end: u64) -> BTreeMap<usize, u64> {
     let mut ends = BTreeMap::new();
-    let mut branch = Some(w.servers[primary].branch);
-    let mut end = w.servers[primary].flush;
+    let mut branch = Some(branch);
+    let mut end = end;
     while let Some(b) = branch {
         ends.insert(b, end);
         end = w.branches[b].fork;

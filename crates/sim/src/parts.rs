@@ -333,6 +333,29 @@ impl Postgres for SimPostgres {
             .collect())
     }
 
+    async fn claim_timelines(
+        &self,
+        local_timeline: u64,
+        timelines: &[u64],
+    ) -> Result<Vec<u64>, PgError> {
+        let mut w = lock(&self.world);
+        let s = &mut w.servers[self.node];
+        let new: Vec<u64> = timelines
+            .iter()
+            .copied()
+            .filter(|t| *t > local_timeline.max(s.timeline) && !s.claimed.contains(t))
+            .collect();
+        s.claimed.extend(&new);
+        Ok(new)
+    }
+
+    async fn release_claims(&self) {
+        let mut w = lock(&self.world);
+        let s = &mut w.servers[self.node];
+        let timeline = s.timeline;
+        s.claimed.retain(|t| *t < timeline);
+    }
+
     fn remove_data(&self) {
         lock(&self.world).servers[self.node] = Default::default();
     }

@@ -45,6 +45,9 @@ pub struct Server {
     pub branch: usize,
     /// Its last stop was a clean one, as a standby.
     pub stopped_as_standby: bool,
+    /// Timeline numbers claimed in its `pg_wal` before a promotion (history files the agent
+    /// wrote): a promotion names the new timeline after the newest consecutive one.
+    pub claimed: Vec<u64>,
 }
 
 impl Server {
@@ -119,6 +122,9 @@ pub struct Promotion {
     pub flush: u64,
     /// The `/status` position last published when it was promoted.
     pub status_optime: u64,
+    /// The branch it was on, and the one the promotion started.
+    pub from_branch: usize,
+    pub branch: usize,
 }
 
 /// An acknowledged client write.
@@ -213,6 +219,8 @@ impl World {
         self.next_pid += 1;
         let s = &mut self.servers[i];
         s.running = true;
+        let timeline = s.timeline;
+        s.claimed.retain(|t| *t < timeline);
         s.in_recovery = s.standby;
         s.pid = self.next_pid;
         s.clean = false;
@@ -231,21 +239,27 @@ impl World {
     }
 
     pub fn promote(&mut self, i: usize) {
-        self.promotions.push(Promotion {
-            node: i,
-            at_ms: self.now_ms,
-            flush: self.servers[i].flush,
-            status_optime: self.status_optime,
-        });
         self.branches.push(Branch {
             parent: Some(self.servers[i].branch),
             fork: self.servers[i].flush,
         });
         let branch = self.branches.len() - 1;
+        self.promotions.push(Promotion {
+            node: i,
+            at_ms: self.now_ms,
+            flush: self.servers[i].flush,
+            status_optime: self.status_optime,
+            from_branch: self.servers[i].branch,
+            branch,
+        });
         let s = &mut self.servers[i];
         s.branch = branch;
         s.history.push((s.timeline, s.flush));
-        s.timeline += 1;
+        let mut newest = s.timeline;
+        while s.claimed.contains(&(newest + 1)) {
+            newest += 1;
+        }
+        s.timeline = newest + 1;
         s.in_recovery = false;
         s.standby = false;
         s.was_primary = true;
@@ -289,6 +303,7 @@ impl World {
         let s = &mut self.servers[i];
         let fork = common_point(s, &source);
         s.flush = s.flush.min(fork);
+        s.claimed.clear();
         s.timeline = source.timeline;
         s.history = source.history;
         s.branch = source.branch;

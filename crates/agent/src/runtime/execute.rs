@@ -224,11 +224,24 @@ impl Runtime {
                 } else {
                     Vec::new()
                 };
+                let local_timeline = input.pg.running().map_or(0, |r| r.timeline);
+                let claims = cluster
+                    .map(|c| ferroni_ha::divergence::timelines_to_claim(local_timeline, c))
+                    .unwrap_or_default();
                 self.spawn_task(TaskKind::Promote, async move {
                     anyhow::ensure!(cb.pre_promote().await, Vetoed);
                     let existing = pg.observe().await.map(|o| o.slots).unwrap_or_default();
                     let before = pg.sync_slots(&slots, &existing).await;
-                    pg.promote().await?;
+                    match pg.claim_timelines(local_timeline, &claims).await {
+                        Ok(claimed) if !claimed.is_empty() => tracing::info!(
+                            "claimed timelines {claimed:?} the cluster already had, so the promotion makes a new one"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!("{e}"),
+                    }
+                    let promoted = pg.promote().await;
+                    pg.release_claims().await;
+                    promoted?;
                     cb.changed(Change::Promoted);
                     pg.configure(&params, Recovery::Primary)?;
                     if before.is_err() && !slots.is_empty() {

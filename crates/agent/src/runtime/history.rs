@@ -32,18 +32,22 @@ impl Runtime {
             .enumerate()
             .map(|(i, (timeline, lsn, reason))| {
                 // A known entry keeps its timestamp and new leader only where it names the same
-                // switch: a timeline number made again elsewhere (a partition) is a new one.
-                match known
-                    .iter()
-                    .find(|e| e.timeline == timeline && e.lsn == lsn)
-                {
+                // switch: a timeline number made again elsewhere (a partition) is a new one; and
+                // the last line is this leader's own promotion, though another member may have
+                // promoted from the same point before (onto a timeline number this one skipped).
+                let last_line = i + 1 == last;
+                match known.iter().find(|e| {
+                    e.timeline == timeline
+                        && e.lsn == lsn
+                        && (!last_line || e.new_leader.as_deref() == Some(self.me.name.as_str()))
+                }) {
                     Some(e) => e.clone(),
                     None => HistoryEntry {
                         timeline,
                         lsn,
                         reason,
                         timestamp: Some(now.clone()),
-                        new_leader: (i + 1 == last).then(|| self.me.name.clone()),
+                        new_leader: last_line.then(|| self.me.name.clone()),
                     },
                 }
             })

@@ -134,3 +134,97 @@ async fn the_leaders_agent_and_postgres_are_killed_with_asynchronous_commit() {
         "lost writes up to {furthest:?} bytes past the fork point"
     );
 }
+
+/// A member that missed promotions must not make a timeline number the cluster already had:
+/// here both replicas hold history files of timelines 2 and 3 made elsewhere (as Ferroni's
+/// claims), the leader crashes, and the member promoted makes timeline 4; the other replica
+/// follows it, and the old leader, restarted, rejoins it; a replica that lacks the files 2 and 3
+/// fetches them from the new primary, which keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_promotion_skips_the_timeline_numbers_already_made() {
+    use std::os::unix::fs::MetadataExt;
+    let mut s = Scenario::start(
+        "fault-crash-timelines",
+        Timings::FASTEST.synchronous(),
+        false,
+    )
+    .await;
+    let old = s.leader;
+    for (i, node) in s
+        .cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != old)
+    {
+        let pg_wal = node.data_dir.join("pg_wal");
+        let owner = std::fs::metadata(&pg_wal).unwrap();
+        let claimed = ferroni_pg::walfiles::claim_timelines(&pg_wal, 1, &[2, 3]).unwrap();
+        assert_eq!(claimed, vec![2, 3], "node{}", i + 1);
+        for t in claimed {
+            let file = pg_wal.join(format!("{t:08X}.history"));
+            std::os::unix::fs::chown(&file, Some(owner.uid()), Some(owner.gid())).unwrap();
+        }
+    }
+    let crashed = crash_the_leader(&mut s).await;
+    let outcome = s.finish("crash, timelines 2 and 3 taken", crashed).await;
+    outcome.assert_safe();
+    let api = s.cluster.nodes[outcome.leader].api_url();
+    let patroni = get_json(&format!("{api}/patroni"))
+        .await
+        .unwrap_or_default();
+    assert_eq!(patroni["timeline"], 4, "{patroni}");
+    let history = get_json(&format!("{api}/history"))
+        .await
+        .unwrap_or_default();
+    let last = history
+        .as_array()
+        .and_then(|h| h.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        last[0], 1,
+        "the new timeline forked off timeline 1: {history}"
+    );
+    assert_eq!(
+        last[4],
+        s.cluster.nodes[outcome.leader].name.as_str(),
+        "{history}"
+    );
+    // A replica without those files, restarted, asks the new primary for them (PostgreSQL's
+    // WAL receiver fetches every history file between its timeline and the primary's): the
+    // new primary kept its claims.
+    let third = (0..3).find(|i| *i != old && *i != outcome.leader).unwrap();
+    let pg_wal = s.cluster.nodes[third].data_dir.join("pg_wal");
+    for t in [2, 3] {
+        let _ = std::fs::remove_file(pg_wal.join(format!("{t:08X}.history")));
+    }
+    let postmaster = s.cluster.nodes[third].postmaster_pid().unwrap();
+    kill(Pid::from_raw(postmaster), Signal::SIGKILL).unwrap();
+    ferroni_testkit::probes::settled(&s.cluster, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(
+        pg_wal.join("00000002.history").exists(),
+        "not fetched again"
+    );
+    for (i, node) in s.cluster.nodes.iter().enumerate() {
+        let url = format!("{}/patroni", node.api_url());
+        let member: serde_json::Value = wait_until_async(
+            Duration::from_secs(30),
+            "every member on timeline 4",
+            || async {
+                let m = get_json(&url).await?;
+                (m["timeline"] == 4).then_some(m)
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("node{}: {e}", i + 1));
+        assert_eq!(member["state"], "running", "node{}: {member}", i + 1);
+    }
+}
+
+async fn get_json(url: &str) -> Option<serde_json::Value> {
+    let text = reqwest::get(url).await.ok()?.text().await.ok()?;
+    serde_json::from_str(&text).ok()
+}
