@@ -91,6 +91,10 @@ pub struct Runtime {
     /// When PostgreSQL last answered a cycle's observation.
     observed_at: Instant,
     last_observation: Option<Observation>,
+    /// The control data read while postmaster `pid` runs: what the cycle uses of it (the
+    /// system identifier) does not change until that postmaster exits, so `pg_controldata` is
+    /// not run every cycle.
+    running_control: Option<(i32, ferroni_pg::controldata::ControlData)>,
     last_role: &'static str,
     /// What the REST API answers from.
     state: tokio::sync::watch::Sender<Arc<ferroni_api::NodeState>>,

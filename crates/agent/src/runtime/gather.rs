@@ -110,7 +110,18 @@ impl Runtime {
 
     /// The local data directory and server.
     pub(super) async fn gather_pg(&mut self) -> PgView {
-        let data = match self.pg.data_dir_state().await {
+        let pid = self.pg.postmaster_pid();
+        let state = match (&self.running_control, pid) {
+            (Some((running, control)), Some(pid)) if *running == pid => {
+                DataDirState::Initialized(control.clone())
+            }
+            _ => self.pg.data_dir_state().await,
+        };
+        self.running_control = match (&state, pid) {
+            (DataDirState::Initialized(control), Some(pid)) => Some((pid, control.clone())),
+            _ => None,
+        };
+        let data = match state {
             DataDirState::Empty => {
                 return PgView {
                     data: DataDir::Empty,

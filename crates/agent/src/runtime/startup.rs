@@ -105,6 +105,7 @@ impl Runtime {
             exited_at: None,
             observed_at: Instant::now(),
             last_observation: None,
+            running_control: None,
             last_role: "uninitialized",
             state: tokio::sync::watch::channel(Arc::default()).0,
             dcs_last_seen: 0,
