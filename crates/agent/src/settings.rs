@@ -114,6 +114,7 @@ pub fn ha_config(dynamic: &DynamicConfig) -> HaConfig {
         check_timeline: dynamic.check_timeline,
         use_pg_rewind: dynamic.use_pg_rewind,
         paused: dynamic.pause,
+        // The local configuration's (`Loaded::can_bootstrap`), set by the runtime.
         can_bootstrap: true,
         failsafe_mode: dynamic.failsafe_mode,
     }

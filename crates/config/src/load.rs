@@ -15,6 +15,10 @@ pub struct Loaded {
     pub config: Config,
     /// The initial dynamic configuration, from `bootstrap.dcs`, adjusted by Patroni's rules.
     pub bootstrap_dynamic: DynamicConfig,
+    /// The configuration has a `bootstrap` section (or `citus`, which makes one): as in Patroni,
+    /// only then may this member initialize a new cluster; without one it waits for a leader to
+    /// clone.
+    pub can_bootstrap: bool,
     pub warnings: Vec<String>,
     /// The files read, in the order they were merged.
     pub files: Vec<PathBuf>,
@@ -166,6 +170,7 @@ fn plain_message(message: String) -> String {
 
 /// Types and checks a merged configuration tree.
 pub fn from_tree(tree: Value) -> Result<Loaded, ConfigError> {
+    let can_bootstrap = tree.get("bootstrap").is_some() || tree.get("citus").is_some();
     let not_acted_on = crate::unimplemented::local_warnings(&tree);
     let tag_order: Vec<String> = tree
         .get("tags")
@@ -209,6 +214,7 @@ pub fn from_tree(tree: Value) -> Result<Loaded, ConfigError> {
     Ok(Loaded {
         config,
         bootstrap_dynamic,
+        can_bootstrap,
         warnings,
         files: Vec::new(),
     })

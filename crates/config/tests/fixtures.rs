@@ -357,3 +357,22 @@ fn duplicate_keys_warn_and_the_last_wins() {
             .any(|w| w.ends_with("key scope is given more than once; the last value is used"))
     );
 }
+
+#[test]
+fn only_a_configuration_with_a_bootstrap_section_may_initialize_a_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "without.yml",
+        &format!("{MEMBER}etcd3:\n  host: 127.0.0.1:2379\n"),
+    );
+    write(
+        dir.path(),
+        "with.yml",
+        &format!("{MEMBER}etcd3:\n  host: 127.0.0.1:2379\nbootstrap:\n  dcs: {{ttl: 30}}\n"),
+    );
+    let without = load(Some(&dir.path().join("without.yml")), no_env()).unwrap();
+    assert!(!without.can_bootstrap);
+    let with = load(Some(&dir.path().join("with.yml")), no_env()).unwrap();
+    assert!(with.can_bootstrap);
+}

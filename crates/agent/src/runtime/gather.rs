@@ -238,7 +238,10 @@ impl Runtime {
 
     /// The decision's settings, from the effective dynamic configuration.
     pub(super) fn ha_config(&self) -> HaConfig {
-        settings::ha_config(&self.dynamic)
+        HaConfig {
+            can_bootstrap: self.loaded.can_bootstrap,
+            ..settings::ha_config(&self.dynamic)
+        }
     }
 
     /// The other members' reports, asked only when they matter: in a leader race (no leader, the
