@@ -2,6 +2,7 @@
 //! its PostgreSQL server, the fence guard, the clocks, the link to the other members and the
 //! DCS. Time is tokio's, paused and advanced by the runtime when every task waits.
 
+use crate::agents;
 use crate::world::{Shared, lock};
 use async_trait::async_trait;
 use ferroni::clock::Clock;
@@ -440,12 +441,41 @@ pub struct SimDcs {
     pub node: usize,
 }
 
+/// How long a simulated DCS client waits for an answer (a third of `retry_timeout`, as the
+/// real etcd client).
+const DCS_CLIENT_TIMEOUT: Duration = Duration::from_millis(agents::RETRY_TIMEOUT * 1000 / 3);
+
 impl SimDcs {
     fn check(&self) -> Result<(), DcsError> {
         if lock(&self.world).dcs_cut[self.node] {
             return Err(DcsError::Unreachable("partitioned".into()));
         }
         Ok(())
+    }
+
+    /// `op` as a late link carries it: the request arrives after half the delay (or never,
+    /// within the client's timeout), the answer after the rest; an answer later than the
+    /// timeout is an error to the client though the store applied the request.
+    async fn call<T>(
+        &self,
+        op: impl std::future::Future<Output = Result<T, DcsError>>,
+    ) -> Result<T, DcsError> {
+        let delay = Duration::from_millis(lock(&self.world).dcs_delay_ms[self.node]);
+        let timeout = || DcsError::Unreachable("Timeout expired".into());
+        let (there, back) = (delay / 2, delay - delay / 2);
+        if there >= DCS_CLIENT_TIMEOUT {
+            tokio::time::sleep(DCS_CLIENT_TIMEOUT).await;
+            return Err(timeout());
+        }
+        tokio::time::sleep(there).await;
+        self.check()?;
+        let answer = op.await;
+        if there + back >= DCS_CLIENT_TIMEOUT {
+            tokio::time::sleep(DCS_CLIENT_TIMEOUT - there).await;
+            return Err(timeout());
+        }
+        tokio::time::sleep(back).await;
+        answer
     }
 }
 
@@ -455,36 +485,28 @@ impl Dcs for SimDcs {
         self.inner.layout()
     }
     async fn get_cluster(&self) -> Result<Cluster, DcsError> {
-        self.check()?;
-        self.inner.get_cluster().await
+        self.call(self.inner.get_cluster()).await
     }
     async fn attempt_to_acquire_leader(&self) -> Result<bool, DcsError> {
-        self.check()?;
-        self.inner.attempt_to_acquire_leader().await
+        self.call(self.inner.attempt_to_acquire_leader()).await
     }
     async fn update_leader(&self) -> Result<bool, DcsError> {
-        self.check()?;
-        self.inner.update_leader().await
+        self.call(self.inner.update_leader()).await
     }
     async fn delete_leader(&self) -> Result<bool, DcsError> {
-        self.check()?;
-        self.inner.delete_leader().await
+        self.call(self.inner.delete_leader()).await
     }
     async fn release_leader(&self, status: &Status) -> Result<bool, DcsError> {
-        self.check()?;
-        self.inner.release_leader(status).await
+        self.call(self.inner.release_leader(status)).await
     }
     async fn touch_member(&self, member: &Member) -> Result<(), DcsError> {
-        self.check()?;
-        self.inner.touch_member(member).await
+        self.call(self.inner.touch_member(member)).await
     }
     async fn initialize(&self, create_new: bool, sysid: &str) -> Result<bool, DcsError> {
-        self.check()?;
-        self.inner.initialize(create_new, sysid).await
+        self.call(self.inner.initialize(create_new, sysid)).await
     }
     async fn cancel_initialization(&self) -> Result<(), DcsError> {
-        self.check()?;
-        self.inner.cancel_initialization().await
+        self.call(self.inner.cancel_initialization()).await
     }
     async fn write(
         &self,
@@ -492,16 +514,13 @@ impl Dcs for SimDcs {
         value: &str,
         version: Option<Version>,
     ) -> Result<Version, DcsError> {
-        self.check()?;
-        self.inner.write(key, value, version).await
+        self.call(self.inner.write(key, value, version)).await
     }
     async fn delete_sync(&self, version: Option<Version>) -> Result<(), DcsError> {
-        self.check()?;
-        self.inner.delete_sync(version).await
+        self.call(self.inner.delete_sync(version)).await
     }
     async fn delete_cluster(&self) -> Result<(), DcsError> {
-        self.check()?;
-        self.inner.delete_cluster().await
+        self.call(self.inner.delete_cluster()).await
     }
     async fn watch(&self, timeout: Duration) -> Result<bool, DcsError> {
         if self.check().is_err() {

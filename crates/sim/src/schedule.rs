@@ -22,15 +22,19 @@ pub enum FaultKind {
     DcsCut,
     /// Two members cannot reach each other (REST and replication).
     Partition,
+    /// The member's DCS requests and answers are late (`delay_ms` each way in all), some past
+    /// the client's timeout: the request may have been applied though the client saw an error.
+    DcsSlow,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 5] = [
+    pub const ALL: [FaultKind; 6] = [
         FaultKind::PgCrash,
         FaultKind::AgentCrash,
         FaultKind::AgentFreeze,
         FaultKind::DcsCut,
         FaultKind::Partition,
+        FaultKind::DcsSlow,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,6 +44,7 @@ impl FaultKind {
             FaultKind::AgentFreeze => "agent freeze",
             FaultKind::DcsCut => "DCS cut",
             FaultKind::Partition => "partition",
+            FaultKind::DcsSlow => "slow DCS",
         }
     }
 }
@@ -51,6 +56,8 @@ pub struct Fault {
     pub node: usize,
     /// The other member of a partition.
     pub peer: usize,
+    /// How late a slow DCS answers.
+    pub delay_ms: u64,
     pub at_ms: u64,
     pub until_ms: u64,
 }
@@ -60,6 +67,9 @@ impl fmt::Display for Fault {
         write!(f, "{} of node{}", self.kind.name(), self.node + 1)?;
         if self.kind == FaultKind::Partition {
             write!(f, " from node{}", self.peer + 1)?;
+        }
+        if self.kind == FaultKind::DcsSlow {
+            write!(f, " ({} ms late)", self.delay_ms)?;
         }
         write!(f, " for {} ms", self.until_ms - self.at_ms)
     }
@@ -71,15 +81,18 @@ pub fn faults_of(seed: u64, members: usize, only: Option<FaultKind>) -> Vec<Faul
     let count = rng.between(1, 6);
     let mut faults: Vec<Fault> = (0..count)
         .map(|_| {
-            let kind = only.unwrap_or(FaultKind::ALL[rng.below(5) as usize]);
+            let kind =
+                only.unwrap_or(FaultKind::ALL[rng.below(FaultKind::ALL.len() as u64) as usize]);
             let node = rng.below(members as u64) as usize;
             let peer = (node + 1 + rng.below(members as u64 - 1) as usize) % members;
             let at_ms = rng.below(WINDOW_MS);
             let until_ms = at_ms + rng.between(500, 12_000);
+            let delay_ms = rng.between(50, 1_500);
             Fault {
                 kind,
                 node,
                 peer,
+                delay_ms,
                 at_ms,
                 until_ms,
             }
@@ -102,6 +115,7 @@ impl Fault {
             FaultKind::AgentFreeze => agents.freeze(self.node),
             FaultKind::DcsCut => lock(world).dcs_cut[self.node] = true,
             FaultKind::Partition => lock(world).cut[self.node][self.peer] = true,
+            FaultKind::DcsSlow => lock(world).dcs_delay_ms[self.node] = self.delay_ms,
         }
     }
 
@@ -116,6 +130,7 @@ impl Fault {
             FaultKind::AgentFreeze => agents.thaw(self.node),
             FaultKind::DcsCut => lock(world).dcs_cut[self.node] = false,
             FaultKind::Partition => lock(world).cut[self.node][self.peer] = false,
+            FaultKind::DcsSlow => lock(world).dcs_delay_ms[self.node] = 0,
         }
     }
 }

@@ -145,6 +145,8 @@ pub struct World {
     pub cut: Vec<Vec<bool>>,
     /// The member cannot reach the DCS.
     pub dcs_cut: Vec<bool>,
+    /// How late the member's DCS requests arrive and their answers come back (ms; 0: at once).
+    pub dcs_delay_ms: Vec<u64>,
     /// Its agent answers nothing (frozen or crashed).
     pub agent_down: Vec<bool>,
     pub acks: Vec<Ack>,
@@ -178,6 +180,7 @@ impl World {
             servers: vec![Server::default(); members],
             cut: vec![vec![false; members]; members],
             dcs_cut: vec![false; members],
+            dcs_delay_ms: vec![0; members],
             agent_down: vec![false; members],
             acks: Vec::new(),
             branches: Vec::new(),
