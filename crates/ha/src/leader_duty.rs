@@ -32,7 +32,7 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
                 t.kind == TaskKind::Promote && t.outcome == TaskOutcome::Succeeded
             });
             let normal = format!("no action. I am ({name}), the leader with the lock");
-            if just_promoted {
+            if just_promoted || history_behind(input, cluster) {
                 return Decision::act(memo, vec![Action::UpdateHistory], normal);
             }
             crate::manual::from_leader(input, cluster, &normal)
@@ -64,4 +64,19 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
             "not promoting because failed to update leader lock in DCS",
         ),
     }
+}
+
+/// `/history` does not show the promotion that made this primary's timeline: written right
+/// after the promotion, a write that failed is retried here. Its newest entry must be this
+/// leader's (a promotion may skip timeline numbers it claimed) or end the timeline before.
+fn history_behind(input: &Input, cluster: &Cluster) -> bool {
+    let Some(timeline) = input.pg.running().map(|r| r.timeline).filter(|t| *t > 1) else {
+        return false;
+    };
+    let Some(last) = cluster.history.as_ref().and_then(|h| h.value.0.last()) else {
+        return true;
+    };
+    let mine =
+        last.new_leader.as_deref() == Some(input.me.name.as_str()) && last.timeline < timeline;
+    !(mine || last.timeline + 1 == timeline)
 }

@@ -207,6 +207,37 @@ pub(crate) fn rows() -> Vec<Row> {
             "starting primary after failure failed",
         ),
         row(
+            "e2.7: a leader on timeline 2 whose /history lacks its promotion writes it again",
+            leader().running_primary(2, 1000),
+            vec![UpdateHistory],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e2.7: a leader whose /history ends with the timeline before its own writes nothing",
+            leader().running_primary(2, 1000).cluster(|c| {
+                c.history = Some(Versioned {
+                    value: History(vec![entry(1)]),
+                    version: Version(9),
+                })
+            }),
+            vec![],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e2.7: a leader that skipped claimed timeline numbers and wrote /history writes nothing",
+            leader().running_primary(4, 1000).cluster(|c| {
+                c.history = Some(Versioned {
+                    value: History(vec![HistoryEntry {
+                        new_leader: Some("node1".into()),
+                        ..entry(1)
+                    }]),
+                    version: Version(9),
+                })
+            }),
+            vec![],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
             "e2.7: a finished promote writes history",
             leader().task(TaskKind::Promote, TaskOutcome::Succeeded),
             vec![UpdateHistory],
