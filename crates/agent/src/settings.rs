@@ -102,8 +102,9 @@ pub fn pg_settings(config: &Config, bin_dir: PathBuf) -> PgSettings {
     }
 }
 
-/// The HA settings of the dynamic configuration, in milliseconds.
-pub fn ha_config(dynamic: &DynamicConfig) -> HaConfig {
+/// The HA settings of the dynamic configuration, in milliseconds, and whether the local
+/// configuration lets this member initialize a cluster (`Loaded::can_bootstrap`).
+pub fn ha_config(dynamic: &DynamicConfig, can_bootstrap: bool) -> HaConfig {
     let ms = |s: u32| u64::from(s) * 1000;
     HaConfig {
         ttl: ms(dynamic.ttl),
@@ -114,8 +115,7 @@ pub fn ha_config(dynamic: &DynamicConfig) -> HaConfig {
         check_timeline: dynamic.check_timeline,
         use_pg_rewind: dynamic.use_pg_rewind,
         paused: dynamic.pause,
-        // The local configuration's (`Loaded::can_bootstrap`), set by the runtime.
-        can_bootstrap: true,
+        can_bootstrap,
         failsafe_mode: dynamic.failsafe_mode,
     }
 }

@@ -74,12 +74,29 @@ impl Verdict {
 /// Judges `local` against a leader on `leader_timeline` whose timelines ended as `leader_history`
 /// says (`/history`: `(timeline, lsn)` per earlier timeline).
 pub fn judge(local: &LocalWal, leader_timeline: u64, leader_history: &[(u64, u64)]) -> Verdict {
-    let covered = leader_history
+    let covered = numbers_reach(leader_history, leader_timeline);
+    judge_with(local, leader_timeline, leader_history, covered)
+}
+
+/// Whether `history` names the timeline before `timeline` (or a later one).
+fn numbers_reach(history: &[(u64, u64)], timeline: u64) -> bool {
+    history
         .iter()
         .map(|(t, _)| *t)
         .max()
-        .is_some_and(|t| t + 1 >= leader_timeline);
-    judge_with(local, leader_timeline, leader_history, covered)
+        .is_some_and(|t| t + 1 >= timeline)
+}
+
+/// Whether `/history` already records the promotion that made `leader`'s `timeline`: its newest
+/// entry is that leader's (a promotion may skip the numbers it claimed,
+/// [`timelines_to_claim`]), or it names the timeline before.
+pub fn history_reaches(cluster: &Cluster, leader: &str, timeline: u64) -> bool {
+    let written_by_leader = cluster
+        .history
+        .as_ref()
+        .and_then(|h| h.value.0.last())
+        .is_some_and(|e| e.new_leader.as_deref() == Some(leader) && e.timeline < timeline);
+    written_by_leader || numbers_reach(&cluster_history(cluster), timeline)
 }
 
 /// [`judge`], told whether `leader_history` reaches the leader's timeline (`covered`: it is the
@@ -148,21 +165,8 @@ pub fn against_leader(local: Option<&LocalWal>, cluster: &Cluster, leader: &str)
     else {
         return Verdict::Unknown;
     };
-    let history = cluster_history(cluster);
-    // `/history` whose newest entry the leader wrote reaches its timeline, even past numbers a
-    // promotion skipped ([`timelines_to_claim`]); else it must reach the number before.
-    let written_by_leader = cluster
-        .history
-        .as_ref()
-        .and_then(|h| h.value.0.last())
-        .is_some_and(|e| e.new_leader.as_deref() == Some(leader) && e.timeline < timeline);
-    let covered = written_by_leader
-        || history
-            .iter()
-            .map(|(t, _)| *t)
-            .max()
-            .is_some_and(|t| t + 1 >= timeline);
-    judge_with(local, timeline, &history, covered)
+    let covered = history_reaches(cluster, leader, timeline);
+    judge_with(local, timeline, &cluster_history(cluster), covered)
 }
 
 /// The timeline numbers a replica on `local_timeline` claims in `pg_wal` before it promotes:

@@ -67,16 +67,12 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
 }
 
 /// `/history` does not show the promotion that made this primary's timeline: written right
-/// after the promotion, a write that failed is retried here. Its newest entry must be this
-/// leader's (a promotion may skip timeline numbers it claimed) or end the timeline before.
+/// after the promotion, a write that failed is retried here.
 fn history_behind(input: &Input, cluster: &Cluster) -> bool {
-    let Some(timeline) = input.pg.running().map(|r| r.timeline).filter(|t| *t > 1) else {
-        return false;
-    };
-    let Some(last) = cluster.history.as_ref().and_then(|h| h.value.0.last()) else {
-        return true;
-    };
-    let mine =
-        last.new_leader.as_deref() == Some(input.me.name.as_str()) && last.timeline < timeline;
-    !(mine || last.timeline + 1 == timeline)
+    input
+        .pg
+        .running()
+        .map(|r| r.timeline)
+        .filter(|t| *t > 1)
+        .is_some_and(|t| !crate::divergence::history_reaches(cluster, &input.me.name, t))
 }

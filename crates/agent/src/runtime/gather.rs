@@ -238,10 +238,7 @@ impl Runtime {
 
     /// The decision's settings, from the effective dynamic configuration.
     pub(super) fn ha_config(&self) -> HaConfig {
-        HaConfig {
-            can_bootstrap: self.loaded.can_bootstrap,
-            ..settings::ha_config(&self.dynamic)
-        }
+        settings::ha_config(&self.dynamic, self.loaded.can_bootstrap)
     }
 
     /// The other members' reports, asked only when they matter: in a leader race (no leader, the

@@ -201,13 +201,17 @@ async fn a_promotion_skips_the_timeline_numbers_already_made() {
     }
     let postmaster = s.cluster.nodes[third].postmaster_pid().unwrap();
     kill(Pid::from_raw(postmaster), Signal::SIGKILL).unwrap();
+    let fetched = pg_wal.join("00000002.history");
+    wait_until_async(
+        Duration::from_secs(60),
+        "the history file fetched again",
+        || async { fetched.exists().then_some(()) },
+    )
+    .await
+    .unwrap();
     ferroni_testkit::probes::settled(&s.cluster, Duration::from_secs(60))
         .await
         .unwrap();
-    assert!(
-        pg_wal.join("00000002.history").exists(),
-        "not fetched again"
-    );
     for (i, node) in s.cluster.nodes.iter().enumerate() {
         let url = format!("{}/patroni", node.api_url());
         let member: serde_json::Value = wait_until_async(
