@@ -35,7 +35,7 @@ use anyhow::Result;
 use commands::ScheduledRestart;
 use ferroni_config::{DynamicConfig, Loaded};
 use ferroni_dcs::Dcs;
-use ferroni_ha::{Action, DcsView, Input, Me, Memo, Millis, decide};
+use ferroni_ha::{Action, DcsView, FailsafeView, Input, Me, Memo, Millis, dcs_answered};
 use ferroni_model::Cluster;
 use ferroni_model::member::host_port;
 use ferroni_pg::local::{Observation, Upstream};
@@ -128,6 +128,8 @@ pub struct Runtime {
     dcs_last_seen: u64,
     /// The leader's `/status` between cycles.
     status_key: status::StatusKeeper,
+    /// `ferroni_ha::decide` (see [`Parts::decide`]).
+    decide: fn(&Input) -> ferroni_ha::Decision,
 }
 
 /// The member a `host:port` upstream is, from its key.
@@ -253,7 +255,7 @@ impl Runtime {
     async fn cycle(&mut self) -> Next {
         let cluster = self.read_cluster().await;
         let config_changed = cluster.as_ref().is_some_and(|c| self.refresh_dynamic(c));
-        let (cluster, lock) = self.renew_lock(cluster).await;
+        let lock = self.renew_lock(cluster.as_ref()).await;
         let pg = self.gather_pg().await;
         self.found_running(&pg);
         if config_changed && !self.tasks.busy() {
@@ -262,15 +264,16 @@ impl Runtime {
         }
         let task = self.tasks.status().await;
         let peers = self.gather_peers(cluster.as_ref(), &pg).await;
-        let failsafe = self.gather_failsafe(cluster.as_ref(), &pg).await;
-        let input = Input {
+        let mut input = Input {
             now: self.now(),
-            failsafe,
+            failsafe: FailsafeView::default(),
             wall_clock: self.clock.unix_ms(),
-            scheduled_restart: self
-                .scheduled_restart
-                .as_ref()
-                .and_then(|r| r.request.schedule.clone()),
+            scheduled_restart: self.scheduled_restart.as_ref().and_then(|r| {
+                Some(ferroni_ha::ScheduledRestart {
+                    at: r.request.schedule.clone()?,
+                    postmaster_start_time: r.postmaster_start_time.clone(),
+                })
+            }),
             config: self.ha_config(),
             me: Me {
                 watchdog_failed: self.watchdog.failed(),
@@ -285,7 +288,8 @@ impl Runtime {
             peers,
             memo: self.memo.clone(),
         };
-        let decision = decide(&input);
+        input.failsafe = self.gather_failsafe(&input).await;
+        let decision = (self.decide)(&input);
         self.memo = decision.memo.clone();
         self.wake_in = decision.wake_in;
         for note in &decision.notes {
@@ -293,7 +297,7 @@ impl Runtime {
         }
         let next = self.act(&decision, cluster.as_ref(), &input).await;
         self.update_fence(&input);
-        match &cluster {
+        match cluster.as_ref().filter(|_| dcs_answered(&input)) {
             Some(c) => {
                 self.dcs_last_seen = self.clock.unix_secs();
                 // A cycle that gave the lock up leaves /status as the release wrote it.

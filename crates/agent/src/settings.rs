@@ -117,6 +117,7 @@ pub fn ha_config(dynamic: &DynamicConfig, can_bootstrap: bool) -> HaConfig {
         paused: dynamic.pause,
         can_bootstrap,
         failsafe_mode: dynamic.failsafe_mode,
+        use_slots: dynamic.use_slots,
     }
 }
 
@@ -128,6 +129,7 @@ pub fn me(config: &Config) -> Me {
         failover_priority: config.tags.failover_priority().unwrap_or(1),
         // Set each cycle from the watchdog's state (runtime).
         watchdog_failed: false,
+        api_url: crate::member::urls(config).1,
     }
 }
 

@@ -1,9 +1,11 @@
 //! The mutating endpoints (reference §b.4): each body is parsed and checked here, with Patroni's
-//! codes and one-line reasons, and only a valid request reaches the agent as a [`Command`].
+//! codes and one-line reasons, and only a valid request reaches the agent as a [`Command`]. The
+//! verdicts that depend on the cluster or this node are [`ferroni_ha::requests`]'.
 
 use crate::control::{Command, Control, FailsafeCall, FailsafeCalls, Reply, RestartRequest};
 use crate::state::NodeState;
 use ferroni_config::flex::seconds;
+use ferroni_ha::requests::{FailsafeRefusal, Refusal, failsafe_acceptance, reinit_plan, truthy};
 use ferroni_model::{Cluster, Failover};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -50,19 +52,6 @@ fn string_field(map: &Map<String, Value>, key: &str) -> Result<Option<String>, R
     }
 }
 
-/// A boolean as Patroni's `parse_bool` reads it.
-fn truthy(value: Option<&Value>) -> bool {
-    match value {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_i64() == Some(1),
-        Some(Value::String(s)) => matches!(
-            s.to_ascii_lowercase().as_str(),
-            "1" | "yes" | "on" | "true" | "y" | "t"
-        ),
-        _ => false,
-    }
-}
-
 /// A schedule checked as Patroni's `parse_schedule`: with a time zone, in the future. Returns the
 /// canonical ISO 8601 text.
 pub fn parse_schedule(text: &str, action: &str, now_ms: i64) -> Result<String, Reply> {
@@ -98,79 +87,6 @@ pub fn parse_schedule(text: &str, action: &str, now_ms: i64) -> Result<String, R
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-/// The dynamic configuration's synchronous mode: `None`, `Some(false)` (synchronous), or
-/// `Some(true)` (quorum).
-fn sync_mode(cluster: &Cluster) -> Option<bool> {
-    let mode = cluster.config.as_ref()?.value.get("synchronous_mode")?;
-    match mode {
-        Value::String(s) if s == "quorum" => Some(true),
-        v if truthy(Some(v)) => Some(false),
-        _ => None,
-    }
-}
-
-/// Whether a switchover or failover can find a member to promote (Patroni's
-/// `is_failover_possible`); the reason when not. Members are judged by their keys: running and
-/// not `nofailover`.
-pub fn failover_refusal(
-    cluster: &Cluster,
-    leader: Option<&str>,
-    candidate: Option<&str>,
-    action: &str,
-) -> Option<String> {
-    if let Some(l) = leader
-        && cluster.leader_name() != Some(l)
-    {
-        return Some("leader name does not match".into());
-    }
-    let sync = cluster.sync.as_ref().map(|s| &s.value);
-    let strict_sync = sync_mode(cluster) == Some(false);
-    let members: Vec<_> = match candidate {
-        Some(c) => {
-            if action == "switchover" && strict_sync && !sync.is_some_and(|s| s.matches(c)) {
-                return Some("candidate name does not match with sync_standby".into());
-            }
-            let found: Vec<_> = cluster.members.iter().filter(|m| m.name == c).collect();
-            if found.is_empty() {
-                return Some("candidate does not exists".into());
-            }
-            found
-        }
-        None if strict_sync => {
-            let found: Vec<_> = cluster
-                .members
-                .iter()
-                .filter(|m| sync.is_some_and(|s| s.matches(&m.name)))
-                .collect();
-            if found.is_empty() {
-                return Some(format!(
-                    "{action} is not possible: can not find sync_standby"
-                ));
-            }
-            found
-        }
-        None => {
-            let found: Vec<_> = cluster
-                .members
-                .iter()
-                .filter(|m| {
-                    cluster.leader_name() != Some(m.name.as_str()) && !m.data.api_url.is_empty()
-                })
-                .collect();
-            if found.is_empty() {
-                return Some(format!(
-                    "{action} is not possible: cluster does not have members except leader"
-                ));
-            }
-            found
-        }
-    };
-    let promotable = members
-        .iter()
-        .any(|m| m.data.state == "running" && !m.data.nofailover());
-    (!promotable).then(|| format!("{action} is not possible: no good candidates have been found"))
 }
 
 fn title(action: &str) -> String {
@@ -297,16 +213,12 @@ async fn poll_result(
     )
 }
 
-/// A PostgreSQL version as Patroni's `postgres_version_to_int`: `X.Y` or `X.Y.Z`.
-pub fn version_number(text: &str) -> Option<u32> {
-    let parts: Vec<u32> = text
-        .split('.')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    match parts.as_slice() {
-        [major, minor] if *major >= 10 => Some(major * 10_000 + minor),
-        [major, minor, patch] if *major < 10 => Some(major * 10_000 + minor * 100 + patch),
-        _ => None,
+/// Kept here for the clients that check a version before they send it (`ferronictl`).
+pub use ferroni_ha::requests::version_number;
+
+impl From<Refusal> for Reply {
+    fn from(refusal: Refusal) -> Reply {
+        Reply::text(refusal.status, refusal.text)
     }
 }
 
@@ -380,12 +292,10 @@ pub async fn reinitialize(control: &Control, node: &NodeState, body: Body<'_>) -
         Ok(r) => r,
         Err(reply) => return reply,
     };
-    let cluster = node.cluster.as_ref();
-    if cluster.is_none_or(|c| c.leader.is_none()) {
-        return Reply::text(503, "Cluster has no leader, can not reinitialize");
-    }
-    if cluster.and_then(Cluster::leader_name) == Some(node.name.as_str()) {
-        return Reply::text(503, "I am the leader, can not reinitialize");
+    // Refused at once on the last view of the cluster; the agent judges its task on a fresh read.
+    let leader = node.cluster.as_ref().and_then(Cluster::leader_name);
+    if let Err(refusal) = reinit_plan(leader, &node.name, None, false) {
+        return refusal.into();
     }
     control
         .ask(Command::Reinitialize {
@@ -399,8 +309,12 @@ pub async fn reinitialize(control: &Control, node: &NodeState, body: Body<'_>) -
 /// DCS. Accepted (with this member's WAL position in the `lsn` header) unless this member runs
 /// as a primary itself; answered here, without waiting for the agent's loop.
 pub fn failsafe(calls: &FailsafeCalls, node: &NodeState, body: Body<'_>) -> Reply {
-    if !node.failsafe_mode {
-        return Reply::text(502, "failsafe mode is not enabled");
+    let running_as_primary = node.pg.role == "primary" && node.pg.state == "running";
+    let acceptance = failsafe_acceptance(node.failsafe_mode, running_as_primary);
+    // Patroni does not read the body outside failsafe mode, and judges the role only of a valid
+    // call: the order of the replies is part of the protocol.
+    if let Err(refused @ FailsafeRefusal::ModeOff) = acceptance {
+        return refused.refusal().into();
     }
     let request = match json_object(&body, false) {
         Ok(r) => r,
@@ -415,8 +329,8 @@ pub fn failsafe(calls: &FailsafeCalls, node: &NodeState, body: Body<'_>) -> Repl
         (Ok(n), Ok(c), Ok(a)) => (n, c, a),
         (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
     };
-    if node.pg.role == "primary" && node.pg.state == "running" {
-        return Reply::text(500, "Running as a leader");
+    if let Err(refused) = acceptance {
+        return refused.refusal().into();
     }
     calls.record(FailsafeCall {
         name,
@@ -470,14 +384,6 @@ mod tests {
             parse_schedule("garbage", "restart", now).unwrap_err().code,
             422
         );
-    }
-
-    #[test]
-    fn versions_as_patroni_reads_them() {
-        assert_eq!(version_number("15.2"), Some(150_002));
-        assert_eq!(version_number("9.6.3"), Some(90_603));
-        assert_eq!(version_number("15"), None);
-        assert_eq!(version_number("abc"), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The DCS did not answer this cycle (§e.9). A primary cannot know whether it still holds the lock,
 //! so it steps down before its lease could expire and someone else could be promoted.
 
-use crate::{Action, Decision, DemoteMode, Input};
+use crate::{Action, Decision, DemoteMode, Input, dcs_answered};
 
 /// Decides a cycle without a cluster view.
 pub fn decide(input: &Input) -> Decision {
@@ -42,4 +42,34 @@ pub fn decide(input: &Input) -> Decision {
         );
     }
     Decision::log(&input.memo, "DCS is not accessible")
+}
+
+/// Whether this cycle runs a failsafe round, asking every member of the last `/failsafe`
+/// topology to accept this primary: only a primary cut off from the DCS in failsafe mode, not
+/// paused (paused, it keeps running without asking anyone).
+pub fn failsafe_round_due(input: &Input) -> bool {
+    !dcs_answered(input)
+        && input.config.failsafe_mode
+        && !input.config.paused
+        && input.pg.is_primary()
+}
+
+/// What the REST API's health checks say after a cycle without the DCS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    /// Whether `GET /primary` may answer 200: the lock cannot be proven, so only a primary that
+    /// every member accepted this round (failsafe mode) still counts as holding it.
+    pub holds_lock: bool,
+    /// Failsafe mode keeps this primary up, or keeps this member following a primary that
+    /// called it.
+    pub failsafe_active: bool,
+}
+
+/// The health checks' view of a cycle without the DCS.
+pub fn health(input: &Input) -> Health {
+    let accepted = input.failsafe.members_accept && input.config.failsafe_mode;
+    Health {
+        holds_lock: accepted && input.pg.is_primary(),
+        failsafe_active: accepted || input.failsafe.leader.is_some(),
+    }
 }

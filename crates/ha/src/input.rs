@@ -11,8 +11,8 @@ pub struct Input {
     pub now: Millis,
     /// Milliseconds since the Unix epoch, for actions scheduled at a wall-clock time.
     pub wall_clock: i64,
-    /// When a restart of this node is scheduled (ISO 8601, from `POST /restart`).
-    pub scheduled_restart: Option<String>,
+    /// A restart of this node scheduled with `POST /restart`.
+    pub scheduled_restart: Option<ScheduledRestart>,
     pub config: HaConfig,
     pub me: Me,
     pub dcs: DcsView,
@@ -27,6 +27,16 @@ pub struct Input {
     /// What failsafe mode knows beyond the DCS.
     pub failsafe: FailsafeView,
     pub memo: Memo,
+}
+
+/// A scheduled restart, as `decide()` needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScheduledRestart {
+    /// When (ISO 8601).
+    pub at: String,
+    /// The postmaster's start time when the restart was scheduled: a server restarted since
+    /// then had its restart, and the schedule is dropped.
+    pub postmaster_start_time: Option<String>,
 }
 
 /// The settings the decision needs, from the effective configuration.
@@ -47,6 +57,8 @@ pub struct HaConfig {
     /// `failsafe_mode`: a primary cut off from the DCS keeps running while every member of the
     /// last `/failsafe` topology accepts it (§e.9).
     pub failsafe_mode: bool,
+    /// `postgresql.use_slots`: a primary keeps a physical slot for every other member.
+    pub use_slots: bool,
 }
 
 impl Default for HaConfig {
@@ -62,6 +74,7 @@ impl Default for HaConfig {
             paused: false,
             can_bootstrap: true,
             failsafe_mode: false,
+            use_slots: true,
         }
     }
 }
@@ -76,6 +89,8 @@ pub struct Me {
     /// `watchdog.mode: required`, and the watchdog cannot be used (its device is missing or not
     /// writable, or activating it failed): this node must not be a primary.
     pub watchdog_failed: bool,
+    /// This member's REST API (`restapi.connect_address`), as its member key publishes it.
+    pub api_url: String,
 }
 
 /// The cluster as read from the DCS this cycle.
@@ -94,8 +109,13 @@ pub enum LockRenewal {
     /// The cluster view does not name us leader; nothing was renewed.
     NotHeld,
     Renewed,
-    /// The renewal failed (refused, or the DCS did not answer within `retry_timeout`).
+    /// The DCS refused the renewal (another member holds the lock, or the lease is gone), or
+    /// it came back too late to prove the lease.
     Failed,
+    /// The DCS did not answer the renewal (a timeout, a lost connection): the lock may still be
+    /// ours, so the cycle is one without the DCS ([`crate::dcs_error`]), where failsafe mode may
+    /// keep the primary, rather than a lost lock.
+    Unanswered,
 }
 
 /// The local data directory.
@@ -139,6 +159,10 @@ pub struct Running {
     /// Replica: its WAL receiver streams now (`pg_stat_wal_receiver.status`): its upstream
     /// accepted its timeline and position.
     pub received: bool,
+    /// `pg_postmaster_start_time()`, as PostgreSQL prints it.
+    pub postmaster_start_time: Option<String>,
+    /// The physical replication slots it has.
+    pub slots: Vec<String>,
 }
 
 /// The local PostgreSQL as the decision sees it.

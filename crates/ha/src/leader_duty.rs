@@ -3,6 +3,8 @@
 
 use crate::{Action, Decision, DemoteMode, Input, LockRenewal, TaskKind, TaskOutcome};
 use ferroni_model::Cluster;
+use ferroni_model::slot_name::slot_name_from_member_name;
+use std::collections::BTreeMap;
 
 /// Decides for the lock holder, PostgreSQL running.
 pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
@@ -32,11 +34,13 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
                 t.kind == TaskKind::Promote && t.outcome == TaskOutcome::Succeeded
             });
             let normal = format!("no action. I am ({name}), the leader with the lock");
-            if just_promoted || history_behind(input, cluster) {
-                return Decision::act(memo, vec![Action::UpdateHistory], normal);
-            }
-            crate::manual::from_leader(input, cluster, &normal)
-                .unwrap_or_else(|| Decision::log(memo, normal))
+            let decision = if just_promoted || history_behind(input, cluster) {
+                Decision::act(memo, vec![Action::UpdateHistory], normal)
+            } else {
+                crate::manual::from_leader(input, cluster, &normal)
+                    .unwrap_or_else(|| Decision::log(memo, normal))
+            };
+            with_upkeep(input, cluster, decision)
         }
         LockRenewal::Renewed if input.config.paused => Decision::act(
             memo,
@@ -48,18 +52,16 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
             vec![Action::Promote],
             "promoted self to leader because I had the session lock",
         ),
-        LockRenewal::Failed | LockRenewal::NotHeld if primary && input.config.paused => {
-            Decision::log(
-                memo,
-                "continue to run as primary after failing to update leader lock in DCS",
-            )
-        }
-        LockRenewal::Failed | LockRenewal::NotHeld if primary => Decision::act(
+        _ if primary && input.config.paused => Decision::log(
+            memo,
+            "continue to run as primary after failing to update leader lock in DCS",
+        ),
+        _ if primary => Decision::act(
             memo,
             vec![Action::Demote(DemoteMode::ImmediateNoLock)],
             "demoted self because failed to update leader lock in DCS",
         ),
-        LockRenewal::Failed | LockRenewal::NotHeld => Decision::log(
+        _ => Decision::log(
             memo,
             "not promoting because failed to update leader lock in DCS",
         ),
@@ -75,4 +77,65 @@ fn history_behind(input: &Input, cluster: &Cluster) -> bool {
         .map(|r| r.timeline)
         .filter(|t| *t > 1)
         .is_some_and(|t| !crate::divergence::history_reaches(cluster, &input.me.name, t))
+}
+
+/// A leader that keeps leading also keeps the others' view current: the `/failsafe` topology
+/// (failsafe mode) and a slot for every member (`use_slots`). Not in a cycle that gives the lock
+/// up: the next leader owns them then.
+fn with_upkeep(input: &Input, cluster: &Cluster, mut decision: Decision) -> Decision {
+    let steps_down = decision
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Demote(_) | Action::ReleaseLock));
+    if steps_down {
+        return decision;
+    }
+    if input.config.failsafe_mode {
+        let topology = failsafe_topology(input, cluster);
+        let published = cluster.failsafe.as_ref().map(|f| {
+            f.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect::<BTreeMap<_, _>>()
+        });
+        if published.as_ref() != Some(&topology) {
+            decision.actions.push(Action::WriteFailsafe { topology });
+        }
+    }
+    if let Some(running) = input.pg.running().filter(|r| r.primary)
+        && input.config.use_slots
+    {
+        let wanted = member_slots(input, cluster);
+        let (mut want, mut have) = (wanted.clone(), running.slots.clone());
+        want.sort();
+        have.sort();
+        if want != have {
+            decision.actions.push(Action::SyncSlots { wanted });
+        }
+    }
+    decision
+}
+
+/// The `/failsafe` value: every member with a REST API, this one included.
+pub fn failsafe_topology(input: &Input, cluster: &Cluster) -> BTreeMap<String, String> {
+    let mut topology: BTreeMap<String, String> = cluster
+        .members
+        .iter()
+        .filter(|m| !m.data.api_url.is_empty())
+        .map(|m| (m.name.clone(), m.data.api_url.clone()))
+        .collect();
+    topology
+        .entry(input.me.name.clone())
+        .or_insert_with(|| input.me.api_url.clone());
+    topology
+}
+
+/// The physical slots a primary keeps: one per other member (also made before a promotion, so
+/// a replica that reconnects at once finds its slot).
+pub fn member_slots(input: &Input, cluster: &Cluster) -> Vec<String> {
+    cluster
+        .members
+        .iter()
+        .filter(|m| m.name != input.me.name)
+        .map(|m| slot_name_from_member_name(&m.name))
+        .collect()
 }

@@ -14,6 +14,9 @@
 //! - [`divergence`]: whether the local WAL can continue the leader's timeline.
 //! - [`callbacks`]: which user callback a change of the local PostgreSQL runs.
 //! - [`status`]: the leader's `/status` key (its WAL position, slots and retained member slots).
+//! - [`requests`]: the verdicts on the REST API's switchover, restart, reinitialize and failsafe
+//!   requests, and [`promotable`], the one rule of which member can take over.
+//! - [`stopping`]: what each demotion mode does, and the shutdown.
 //!
 //! The order of [`decide`] is Patroni's `_run_cycle` (§e.2).
 
@@ -30,12 +33,14 @@ pub mod long_action;
 pub mod manual;
 pub mod output;
 pub mod recovery;
+pub mod requests;
 pub mod status;
+pub mod stopping;
 
 pub use input::*;
 pub use output::{Action, Decision, DemoteMode};
 
-use ferroni_model::Cluster;
+use ferroni_model::{Cluster, MemberKey};
 
 /// Decides one cycle.
 pub fn decide(input: &Input) -> Decision {
@@ -76,7 +81,7 @@ fn remember_divergence(input: &Input, mut decision: Decision) -> Decision {
             Action::StartReplica { rewind: true, .. } | Action::Rewind { .. } => {
                 decision.memo.diverge_check = false
             }
-            Action::StartPrimary | Action::Promote => decision.memo.diverge_check = false,
+            Action::StartPrimary { .. } | Action::Promote => decision.memo.diverge_check = false,
             _ => {}
         }
     }
@@ -85,8 +90,8 @@ fn remember_divergence(input: &Input, mut decision: Decision) -> Decision {
 
 fn decide_unpaused(input: &Input) -> Decision {
     let cluster = match &input.dcs {
-        DcsView::Unreachable => return dcs_error::decide(input),
-        DcsView::Reachable(cluster) => cluster,
+        DcsView::Reachable(cluster) if input.lock != LockRenewal::Unanswered => cluster,
+        _ => return dcs_error::decide(input),
     };
     if let Some(decision) = long_action::in_progress(input, cluster) {
         return decision;
@@ -156,12 +161,24 @@ fn decide_unpaused(input: &Input) -> Decision {
     }
     let mut notes = Vec::new();
     let mut wake_in = None;
-    if let (Some(at), PgState::Running(_), None) =
+    if let (Some(scheduled), PgState::Running(running), None) =
         (&input.scheduled_restart, &input.pg.state, &input.task)
         && (!holds_lock(input, cluster) || input.lock == LockRenewal::Renewed)
         && !input.config.paused
     {
-        match manual::schedule(input, "restart", at) {
+        match manual::schedule(input, "restart", &scheduled.at) {
+            // Checked only once due, as Patroni does: until then the schedule stays visible.
+            manual::Schedule::Due { .. }
+                if scheduled.postmaster_start_time.is_some()
+                    && running.postmaster_start_time.is_some()
+                    && scheduled.postmaster_start_time != running.postmaster_start_time =>
+            {
+                notes.push(format!(
+                    "Cancelling scheduled restart: postgres restart has already happened at {}",
+                    running.postmaster_start_time.as_deref().unwrap_or_default()
+                ));
+                before.push(Action::ForgetScheduledRestart);
+            }
             manual::Schedule::NotYet { wake_in: w, note } => {
                 notes.push(note);
                 wake_in = Some(w);
@@ -242,18 +259,29 @@ fn step_down_without_lock(input: &Input, cluster: &Cluster) -> Option<Decision> 
     }
 }
 
+/// Whether this cycle heard from the DCS: it read the cluster and, when it holds the lock, the
+/// renewal was answered (yes or no).
+pub fn dcs_answered(input: &Input) -> bool {
+    matches!(input.dcs, DcsView::Reachable(_)) && input.lock != LockRenewal::Unanswered
+}
+
 /// Whether the cluster view names this node as the leader.
 pub fn holds_lock(input: &Input, cluster: &Cluster) -> bool {
     cluster.leader_name() == Some(input.me.name.as_str())
 }
 
-/// Whether some other member (`candidate`, when named) could take over: a member key that is
-/// running, not `nofailover`.
+/// Whether another member could hand over to this one: its member key says it runs, and it is
+/// not `nofailover` (the tag, or a `failover_priority` of 0). Judged by the key alone, as Patroni
+/// does before a switchover is accepted or a leader steps down: the member's own checks come
+/// later, when it is asked.
+pub fn promotable(member: &MemberKey) -> bool {
+    member.data.state == "running" && !member.data.nofailover()
+}
+
+/// Whether some other member (`candidate`, when named) could take over: a [`promotable`] one.
 pub(crate) fn failover_possible(input: &Input, cluster: &Cluster, candidate: Option<&str>) -> bool {
-    cluster.members.iter().any(|m| {
-        m.name != input.me.name
-            && candidate.is_none_or(|c| c == m.name)
-            && m.data.state == "running"
-            && !m.data.nofailover()
-    })
+    cluster
+        .members
+        .iter()
+        .any(|m| m.name != input.me.name && candidate.is_none_or(|c| c == m.name) && promotable(m))
 }

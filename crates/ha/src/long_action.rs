@@ -45,7 +45,7 @@ fn decide(input: &Input, cluster: &Cluster, task: &Task) -> Option<Decision> {
         TaskOutcome::Running => Some(if holds_lock(input, cluster) {
             // Only a renewal that succeeded this cycle proves the lock.
             match input.lock {
-                LockRenewal::Failed | LockRenewal::NotHeld => {
+                LockRenewal::Failed | LockRenewal::NotHeld | LockRenewal::Unanswered => {
                     let mut actions = Vec::new();
                     if input.pg.is_primary() || task.kind == TaskKind::Promote {
                         actions.push(Action::Demote(DemoteMode::ImmediateNoLock));

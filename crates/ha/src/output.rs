@@ -1,6 +1,7 @@
 //! What `decide()` returns: the actions for the runtime, and the line that explains them.
 
 use crate::input::{Memo, Millis};
+use std::collections::BTreeMap;
 
 /// How a primary steps down (Patroni's demotion modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +34,11 @@ pub enum Action {
     Bootstrap,
     /// Create this replica with pg_basebackup from `from` (a long task).
     Clone { from: String },
-    /// Start PostgreSQL as a primary (read-write once promoted; a long task).
-    StartPrimary,
+    /// Start PostgreSQL as a primary (a long task) and wait up to `wait` ms for it to accept
+    /// connections. The wait is `primary_start_timeout`, never more: while the task runs no
+    /// failover is considered, so a longer wait would stretch the timeout the user set; a
+    /// primary still starting when it ends is judged by the next cycle (§e.6).
+    StartPrimary { wait: Millis },
     /// Start PostgreSQL as a replica of `leader` (none: without a primary to stream from);
     /// `rewind`: a former primary is first rewound onto the leader's timeline with pg_rewind.
     StartReplica {
@@ -62,6 +66,12 @@ pub enum Action {
     Restart,
     /// Forget the scheduled restart (done, or stale).
     ForgetScheduledRestart,
+    /// Write `/failsafe`: the members (name → `api_url`) a primary cut off from the DCS must all
+    /// reach to keep running. Upkeep: a failure is logged, and the cycle goes on.
+    WriteFailsafe { topology: BTreeMap<String, String> },
+    /// Make the primary's physical slots exactly `wanted` (creating and dropping). Upkeep: a
+    /// failure is logged, and the cycle goes on.
+    SyncSlots { wanted: Vec<String> },
     /// Give up: log `message` as CRITICAL and exit with `code`.
     Exit { code: i32, message: String },
 }

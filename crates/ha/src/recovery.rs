@@ -42,7 +42,9 @@ pub fn decide(input: &Input, cluster: &Cluster) -> Decision {
                 if *was_primary {
                     return Decision::act(
                         memo,
-                        vec![Action::StartPrimary],
+                        vec![Action::StartPrimary {
+                            wait: input.config.primary_start_timeout,
+                        }],
                         "starting primary after failure",
                     );
                 }

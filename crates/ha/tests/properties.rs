@@ -80,6 +80,8 @@ fn arb_pg() -> impl Strategy<Value = PgView> {
                 following: None,
                 streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
                 received: false,
+                postmaster_start_time: None,
+                slots: Vec::new(),
             })
         }),
         (0u64..1_000_000).prop_map(|since| PgState::Starting { since }),
@@ -192,6 +194,7 @@ fn arb_input() -> impl Strategy<Value = Input> {
                     nofailover,
                     failover_priority: 1,
                     watchdog_failed,
+                    api_url: String::new(),
                 },
                 dcs: cluster.map_or(DcsView::Unreachable, DcsView::Reachable),
                 lock,
@@ -228,7 +231,7 @@ proptest! {
     fn never_promotes_or_starts_a_primary_without_the_lock(input in arb_input()) {
         let d = decide(&input);
         for (i, action) in d.actions.iter().enumerate() {
-            if matches!(action, Action::Promote | Action::StartPrimary) {
+            if matches!(action, Action::Promote | Action::StartPrimary { .. }) {
                 let acquired_first = d.actions[..i].contains(&Action::AcquireLock);
                 prop_assert!(holds_renewed_lock(&input) || acquired_first,
                     "{:?} without the lock: {:?} -> {:?}", action, input, d);
@@ -266,7 +269,7 @@ proptest! {
             prop_assert!(
                 !d.actions.iter().any(|a| matches!(
                     a,
-                    Action::AcquireLock | Action::Promote | Action::StartPrimary | Action::Bootstrap
+                    Action::AcquireLock | Action::Promote | Action::StartPrimary { .. } | Action::Bootstrap
                 )),
                 "{:?} -> {:?}", input, d
             );

@@ -26,8 +26,10 @@ use tracing::Instrument;
 pub const TTL: u64 = 4;
 pub const LOOP_WAIT: u64 = 1;
 pub const RETRY_TIMEOUT: u64 = 1;
-/// `maximum_lag_on_failover` of the simulated clusters.
-pub const MAXIMUM_LAG: u64 = 1_048_576;
+/// `maximum_lag_on_failover` of the simulated clusters: 16 writes, 1.6 s of them, so a replica
+/// cut off for a few seconds is too far behind to be promoted and the lag rule is exercised
+/// (Patroni's 1 MiB would take the simulated writes two hours to reach).
+pub const MAXIMUM_LAG: u64 = 16 * crate::world::WRITE_BYTES;
 
 /// Whether an agent's task may run.
 #[derive(Default)]
@@ -72,11 +74,21 @@ pub struct Agents {
 }
 
 /// A rule broken on purpose, to show the oracle catches it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mutation {
     /// The fence guard never stops a server: a frozen leader's PostgreSQL keeps accepting
     /// writes after its lease expired.
     NoFence,
+    /// `decide()` without the lag check: a replica any distance behind the last published
+    /// `/status` position may take the lock and be promoted.
+    NoLagCheck,
+}
+
+/// `decide()` with the lag check removed ([`Mutation::NoLagCheck`]).
+fn decide_without_lag_check(input: &ferroni_ha::Input) -> ferroni_ha::Decision {
+    let mut input = input.clone();
+    input.config.maximum_lag_on_failover = u64::MAX;
+    ferroni_ha::decide(&input)
 }
 
 /// Member `i`'s name.
@@ -179,6 +191,10 @@ impl Agents {
                 broken: self.mutation == Some(Mutation::NoFence),
             }),
             serve_api: false,
+            decide: match self.mutation {
+                Some(Mutation::NoLagCheck) => decide_without_lag_check,
+                _ => ferroni_ha::decide,
+            },
             loaded,
         };
         let runtime = Runtime::from_parts(parts);

@@ -2,7 +2,8 @@
 //! every violation; `--seed S` replays one schedule with each agent's log lines.
 
 use clap::Parser;
-use ferroni_sim::{Report, run_seed};
+use ferroni_sim::agents::Mutation;
+use ferroni_sim::{Report, run_mutated};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -19,6 +20,9 @@ struct Args {
     /// Replay this one seed and print its trace (the agents' log lines and the faults).
     #[arg(long)]
     seed: Option<u64>,
+    /// Break a rule on purpose, to see the oracle catch it.
+    #[arg(long, value_enum)]
+    mutation: Option<Mutation>,
 }
 
 fn main() -> ExitCode {
@@ -30,7 +34,7 @@ fn main() -> ExitCode {
             .with_target(false)
             .with_max_level(tracing::Level::DEBUG)
             .init();
-        let report = run_seed(seed);
+        let report = run_mutated(seed, args.mutation);
         print_violations(&report);
         return if report.violations.is_empty() {
             println!(
@@ -47,7 +51,7 @@ fn main() -> ExitCode {
     let mut failed = Vec::new();
     let (mut promotions, mut fenced, mut rewinds) = (0, 0, 0);
     for seed in args.first..args.first + args.seeds {
-        let report = run_seed(seed);
+        let report = run_mutated(seed, args.mutation);
         for (kind, n) in &report.faults {
             *faults.entry(kind).or_default() += n;
         }

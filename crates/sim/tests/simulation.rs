@@ -41,10 +41,42 @@ fn a_fence_that_never_fires_is_caught() {
             .violations
             .is_empty()
     });
+    let Some(seed) = caught else {
+        panic!("1000 seeds and no violation with the fence broken");
+    };
+    print_trace(seed, Mutation::NoFence, "no-fence");
+}
+
+#[test]
+fn a_decision_without_the_lag_check_is_caught() {
+    let caught = (0..1000).find_map(|seed| {
+        let report = run_mutated(seed, Some(Mutation::NoLagCheck));
+        (!report.violations.is_empty()).then_some((seed, report))
+    });
+    let Some((seed, report)) = caught else {
+        panic!("1000 seeds and no violation with promotion unchecked for lag");
+    };
     assert!(
-        caught.is_some(),
-        "1000 seeds and no violation with the fence broken"
+        report.violations.iter().any(|v| v.contains("behind")),
+        "seed {seed}: {:?}",
+        report.violations
     );
+    print_trace(seed, Mutation::NoLagCheck, "no-lag-check");
+}
+
+/// Replays a caught seed with the agents' log lines on the test's output (shown with
+/// `--nocapture`, or when the test fails), and says how to replay it by hand.
+fn print_trace(seed: u64, mutation: Mutation, flag: &str) {
+    let subscriber = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_target(false)
+        .finish();
+    let report =
+        tracing::subscriber::with_default(subscriber, || run_mutated(seed, Some(mutation)));
+    for v in &report.violations {
+        println!("seed {seed}: {v}");
+    }
+    println!("replay: cargo run -p ferroni-sim --release -- --seed {seed} --mutation {flag}");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use ferroni_api::{Command, Reply, RestartRequest};
 use ferroni_dcs::DcsError;
 use ferroni_ha::TaskKind;
 use ferroni_ha::callbacks::Change;
+use ferroni_ha::requests::{RestartNode, RestartWanted, reinit_plan, restart_refusal};
 use ferroni_model::Failover;
 use ferroni_pg::local::{Recovery, StopMode};
 use serde_json::{Map, Value, json};
@@ -97,14 +98,6 @@ fn judged(
     }
 }
 
-/// Patroni's `version_to_int` of the running server (`150018`) against a requested `15.2`.
-fn newer_version_requested(requested: &str, running: Option<u32>) -> bool {
-    match (ferroni_api::requests::version_number(requested), running) {
-        (Some(wanted), Some(running)) => wanted > running,
-        _ => false,
-    }
-}
-
 impl Runtime {
     /// Answers one request. Returns whether a cycle should run at once.
     pub(super) async fn command(
@@ -187,14 +180,14 @@ impl Runtime {
             Err(e) => return Reply::text(503, format!("DCS: {e}")),
         };
         if failover.scheduled_at.is_none()
-            && let Some(reason) = ferroni_api::requests::failover_refusal(
+            && let Some(refusal) = ferroni_ha::requests::failover_refusal(
                 &cluster,
                 failover.leader.as_deref(),
                 failover.member.as_deref(),
                 action,
             )
         {
-            return Reply::text(412, reason);
+            return refusal.into();
         }
         match self.dcs.set_failover(&failover, None).await {
             Ok(_) => Reply::json(200, json!({"leader": cluster.leader_name()}).to_string()),
@@ -272,23 +265,34 @@ impl Runtime {
         shown(&data)
     }
 
-    /// Why this node does not match a restart's conditions (Patroni's `restart_matches`).
-    fn restart_mismatch(&self, request: &RestartRequest) -> Option<&'static str> {
-        let o = self.last_observation.as_ref();
-        if let Some(role) = &request.role
-            && role != self.last_role
-        {
-            return Some("host role mismatch");
+    /// The task in flight, as Patroni names it.
+    fn task_in_flight(&self) -> Option<String> {
+        self.tasks.busy().then(|| self.tasks.describe())
+    }
+
+    /// Whether a restart may start now ([`restart_refusal`]).
+    fn restart_verdict(&self, request: &RestartRequest) -> Option<Reply> {
+        let wanted = RestartWanted {
+            role: request.role.as_deref(),
+            postgres_version: request.postgres_version.as_deref(),
+            restart_pending: request.restart_pending,
+        };
+        let task = self.task_in_flight();
+        let node = RestartNode {
+            role: self.last_role,
+            server_version: self
+                .last_observation
+                .as_ref()
+                .and_then(|o| o.server_version),
+            // Read only when asked for: it compares the command line the server started with.
+            restart_pending: request.restart_pending && !self.pending_restart_reason().is_empty(),
+            task: task.as_deref(),
+        };
+        let refusal = restart_refusal(&wanted, &node)?;
+        if let Some(reason) = refusal.reason {
+            tracing::info!("not proceeding with the restart: {reason}");
         }
-        if let Some(v) = &request.postgres_version
-            && !newer_version_requested(v, o.and_then(|o| o.server_version))
-        {
-            return Some("postgres version mismatch");
-        }
-        if request.restart_pending && self.pending_restart_reason().is_empty() {
-            return Some("pending restart flag is not set");
-        }
-        None
+        Some(refusal.into())
     }
 
     /// Starts a restart task; `reply` (if any) gets the outcome when it ends. Refusals are
@@ -298,18 +302,7 @@ impl Runtime {
         request: &RestartRequest,
         reply: Option<oneshot::Sender<Reply>>,
     ) -> Result<(), Reply> {
-        let refusal = if let Some(reason) = self.restart_mismatch(request) {
-            tracing::info!("not proceeding with the restart: {reason}");
-            Some(Reply::text(503, "restart conditions are not satisfied"))
-        } else if self.tasks.busy() {
-            Some(Reply::text(
-                503,
-                format!("{} already in progress", self.tasks.describe()),
-            ))
-        } else {
-            None
-        };
-        if let Some(refusal) = refusal {
+        if let Some(refusal) = self.restart_verdict(request) {
             if let Some(reply) = reply {
                 let _ = reply.send(refusal.clone());
             }
@@ -361,24 +354,18 @@ impl Runtime {
             Ok(c) => c,
             Err(e) => return Reply::text(503, format!("DCS: {e}")),
         };
-        let Some(leader) = cluster.leader_name().map(str::to_string) else {
-            return Reply::text(503, "Cluster has no leader, can not reinitialize");
+        let task = self.task_in_flight();
+        let plan = match reinit_plan(cluster.leader_name(), &self.me.name, task.as_deref(), force) {
+            Ok(plan) => plan,
+            Err(refusal) => return refusal.into(),
         };
-        if leader == self.me.name {
-            return Reply::text(503, "I am the leader, can not reinitialize");
-        }
-        if self.tasks.busy() {
-            if !force {
-                return Reply::text(
-                    503,
-                    format!("{} already in progress", self.tasks.describe()),
-                );
-            }
+        if plan.cancel_task {
             self.tasks.cancel();
         }
+        let leader = plan.leader;
         // The leader is the one source every replica can clone from (`from_leader` asks for it).
         let _ = from_leader;
-        let Some(upstream) = upstream_of(&cluster, &leader) else {
+        let Some(upstream) = upstream_of(&cluster, leader) else {
             return Reply::text(503, "the leader has no conn_url");
         };
         self.upstream = Some(upstream.clone());
@@ -436,12 +423,5 @@ mod tests {
             &mut data,
             json!({"ttl": 30}).as_object().unwrap()
         ));
-    }
-
-    #[test]
-    fn only_a_newer_version_restarts() {
-        assert!(newer_version_requested("15.19", Some(150_018)));
-        assert!(!newer_version_requested("15.18", Some(150_018)));
-        assert!(!newer_version_requested("junk", Some(150_018)));
     }
 }

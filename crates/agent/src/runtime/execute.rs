@@ -6,12 +6,14 @@ use super::{EXIT_GRACE, Next, Runtime, handover, status, upstream_of};
 use crate::callbacks::{Callbacks, Vetoed};
 use anyhow::{Context, Result};
 use ferroni_ha::callbacks::{Change, Role};
-use ferroni_ha::{Action, Decision, DemoteMode, Input, TaskKind};
+use ferroni_ha::stopping::Stop;
+use ferroni_ha::{Action, Decision, Input, TaskKind};
 use ferroni_model::Cluster;
 use ferroni_model::member::host_port;
 use ferroni_pg::local::{Recovery, StopMode, Upstream};
 use ferroni_pg::params::ServerParameters;
 use ferroni_pg::server::Postgres;
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,11 +102,6 @@ impl Runtime {
         let pg = self.pg.clone();
         let cb = self.callbacks.clone();
         let params = pg.parameters(&self.dynamic_parameters());
-        let start_timeout = Duration::from_secs(
-            u64::try_from(self.dynamic.primary_start_timeout)
-                .unwrap_or(300)
-                .max(60),
-        );
         match action {
             Action::AcquireLock => {
                 let asked = self.clock.monotonic_ms();
@@ -165,8 +162,9 @@ impl Runtime {
                     start_replica(pg.as_ref(), &cb, &params, Some(&upstream)).await
                 });
             }
-            Action::StartPrimary => {
+            Action::StartPrimary { wait } => {
                 self.upstream = None;
+                let start_timeout = Duration::from_millis(*wait);
                 let hold = self.start_hold();
                 self.spawn_task(TaskKind::StartPrimary, async move {
                     tokio::time::sleep_until(hold).await;
@@ -219,10 +217,11 @@ impl Runtime {
                 // physical slots): a replica that reconnects the moment the promotion ends
                 // finds its slot, instead of being refused and retrying only after
                 // `wal_retrieve_retry_interval` (5 s) — with synchronous commit, 5 s of writes.
-                let slots = if self.dynamic.use_slots {
-                    cluster.map(|c| self.member_slots(c)).unwrap_or_default()
-                } else {
-                    Vec::new()
+                let slots = match cluster {
+                    Some(c) if self.dynamic.use_slots => {
+                        ferroni_ha::leader_duty::member_slots(input, c)
+                    }
+                    _ => Vec::new(),
                 };
                 let local_timeline = input.pg.running().map_or(0, |r| r.timeline);
                 let claims = cluster
@@ -285,29 +284,26 @@ impl Runtime {
                     s.pg.role = "demoted".into();
                 });
                 self.tasks.cancel();
-                let stop = if matches!(mode, DemoteMode::Offline | DemoteMode::Graceful) {
-                    StopMode::Fast
-                } else {
-                    StopMode::Immediate
-                };
+                let plan = mode.plan();
                 let stopped = Some(Change::Stopped {
                     demote: Some(*mode),
                 });
-                cb.stop(pg.as_ref(), stop, Duration::from_secs(60), stopped)
-                    .await?;
+                cb.stop(
+                    pg.as_ref(),
+                    stop_mode(plan.stop),
+                    Duration::from_secs(60),
+                    stopped,
+                )
+                .await?;
                 self.fence.disarm();
                 self.watchdog.disable();
-                if matches!(mode, DemoteMode::Immediate | DemoteMode::Graceful) {
+                if plan.release_lock {
                     let last = cluster.and_then(|c| c.status.as_ref());
                     let _ = status::release(self.dcs.as_ref(), pg.as_ref(), last).await;
                 }
                 self.upstream = None;
-                if *mode == DemoteMode::Graceful {
-                    // A fast shutdown returns once the streaming replicas have every WAL record
-                    // up to the shutdown checkpoint, so the candidate can take over without
-                    // rewinding this node, which comes back at once as a replica (also when
-                    // paused, where nothing else would start it), streaming from the new leader
-                    // if it took the lock meanwhile.
+                if plan.restart_as_replica {
+                    // Paused, nothing else would start it.
                     self.upstream = handover::new_leader(self.dcs.as_ref(), &self.me.name).await;
                     pg.configure(&params, Recovery::Standby(self.upstream.as_ref()))?;
                     pg.start(&params, Duration::from_secs(120)).await?;
@@ -325,26 +321,30 @@ impl Runtime {
                 }
             }
             Action::Restart => {
-                let Some(scheduled) = self.scheduled_restart.clone() else {
-                    return Ok(None);
-                };
-                let now_started = self
-                    .last_observation
-                    .as_ref()
-                    .and_then(|o| o.postmaster_start_time.clone());
-                if scheduled.postmaster_start_time.is_some()
-                    && now_started.is_some()
-                    && scheduled.postmaster_start_time != now_started
+                // Its conditions (role, version, pending restart) are judged by the restart
+                // itself, as for `POST /restart`.
+                if let Some(scheduled) = self.scheduled_restart.clone()
+                    && let Err(refusal) = self.restart(&scheduled.request, None)
                 {
-                    tracing::info!(
-                        "Cancelling scheduled restart: postgres restart has already happened at {}",
-                        now_started.unwrap_or_default()
-                    );
-                } else if let Err(refusal) = self.restart(&scheduled.request, None) {
                     tracing::warn!("Scheduled restart: {}", refusal.body);
                 }
             }
             Action::ForgetScheduledRestart => self.scheduled_restart = None,
+            Action::WriteFailsafe { topology } => {
+                let value = topology
+                    .iter()
+                    .map(|(name, url)| (name.clone(), Value::String(url.clone())))
+                    .collect();
+                if let Err(e) = self.dcs.set_failsafe(&value).await {
+                    tracing::warn!("failed to update the /failsafe key: {e}");
+                }
+            }
+            Action::SyncSlots { wanted } => {
+                let existing = input.pg.running().map(|r| r.slots.clone());
+                if let Err(e) = pg.sync_slots(wanted, &existing.unwrap_or_default()).await {
+                    tracing::warn!("could not update replication slots: {e}");
+                }
+            }
             Action::StopImmediate => {
                 self.tasks.cancel();
                 stop_immediately(pg.as_ref(), &cb).await?;
@@ -381,4 +381,12 @@ pub(super) async fn stop_immediately(pg: &dyn Postgres, cb: &Callbacks) -> Resul
     cb.stop(pg, StopMode::Immediate, Duration::from_secs(60), stop)
         .await?;
     Ok(())
+}
+
+/// PostgreSQL's stop mode for a stop `decide()` planned.
+pub(super) fn stop_mode(stop: Stop) -> StopMode {
+    match stop {
+        Stop::Fast => StopMode::Fast,
+        Stop::Immediate => StopMode::Immediate,
+    }
 }

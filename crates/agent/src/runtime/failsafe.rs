@@ -6,8 +6,7 @@
 use super::Runtime;
 use crate::member;
 use ferroni_api::FailsafeCall;
-use ferroni_model::Cluster;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use std::time::Duration;
 
 /// How long each member has to answer a failsafe call.
@@ -20,21 +19,6 @@ impl Runtime {
         self.failsafe_calls
             .last()
             .filter(|l| self.dynamic.failsafe_mode && l.at.elapsed() < ttl)
-    }
-
-    /// The `/failsafe` value a leader publishes: every member's `api_url`, this one included.
-    pub(super) fn failsafe_topology(&self, cluster: &Cluster) -> Map<String, Value> {
-        let mut topology: Map<String, Value> = cluster
-            .members
-            .iter()
-            .filter(|m| !m.data.api_url.is_empty())
-            .map(|m| (m.name.clone(), json!(m.data.api_url)))
-            .collect();
-        let (_, api_url) = member::urls(&self.loaded.config);
-        topology
-            .entry(self.me.name.clone())
-            .or_insert(json!(api_url));
-        topology
     }
 
     /// Asks every other member of the last known `/failsafe` topology to accept this primary;

@@ -8,7 +8,8 @@ use ferroni_config::DynamicConfig;
 use ferroni_ha::callbacks::{Change, Role};
 use ferroni_ha::divergence::LocalWal;
 use ferroni_ha::{
-    DataDir, FailsafeView, HaConfig, LockRenewal, PeerReport, PgState, PgView, Running,
+    DataDir, DcsView, FailsafeView, HaConfig, Input, LockRenewal, PeerReport, PgState, PgView,
+    Running,
 };
 use ferroni_model::Cluster;
 use ferroni_pg::controldata::WalEnd;
@@ -66,24 +67,18 @@ impl Runtime {
         }
     }
 
-    /// Renews the leader lock when the cluster names this member its holder. A renewal the DCS
-    /// did not answer makes the cycle one without the DCS (Patroni's `_handle_dcs_error`, where
-    /// failsafe mode may keep the primary): the cluster comes back `None`.
-    pub(super) async fn renew_lock(
-        &mut self,
-        cluster: Option<Cluster>,
-    ) -> (Option<Cluster>, LockRenewal) {
-        let holder = cluster
-            .as_ref()
-            .is_some_and(|c| c.leader_name() == Some(self.me.name.as_str()));
+    /// Renews the leader lock when the cluster names this member its holder, and says how it
+    /// went; what an unanswered renewal means is `decide()`'s ([`LockRenewal::Unanswered`]).
+    pub(super) async fn renew_lock(&mut self, cluster: Option<&Cluster>) -> LockRenewal {
+        let holder = cluster.is_some_and(|c| c.leader_name() == Some(self.me.name.as_str()));
         if !holder {
-            return (cluster, LockRenewal::NotHeld);
+            return LockRenewal::NotHeld;
         }
         let asked = self.clock.monotonic_ms();
         let renewed = self.dcs.update_leader().await;
         let ttl = self.fence_ttl.min(u64::from(self.dynamic.ttl) * 1000);
         let answered = self.clock.monotonic_ms();
-        let lock = match renewed {
+        match renewed {
             Ok(true) if ferroni_ha::fence::renewal_proves_lock(asked, answered, ttl) => {
                 self.lock_proven_at = Some(asked);
                 LockRenewal::Renewed
@@ -98,14 +93,13 @@ impl Runtime {
             Ok(false) => LockRenewal::Failed,
             Err(e) if e.is_retriable() => {
                 tracing::error!("failed to update leader lock: {e}");
-                return (None, LockRenewal::NotHeld);
+                LockRenewal::Unanswered
             }
             Err(e) => {
                 tracing::error!("failed to update leader lock: {e}");
                 LockRenewal::Failed
             }
-        };
-        (cluster, lock)
+        }
     }
 
     /// The local data directory and server.
@@ -155,6 +149,8 @@ impl Runtime {
                         .map(|r| r.application_name.clone())
                         .collect(),
                     received: o.in_recovery && o.receiver_streaming,
+                    postmaster_start_time: o.postmaster_start_time.clone(),
+                    slots: o.slots.clone(),
                 };
                 wal_end = o.in_recovery.then(|| WalEnd {
                     timeline: o.timeline,
@@ -262,21 +258,14 @@ impl Runtime {
     }
 
     /// Failsafe mode's view: the last `/failsafe` topology (kept from the last read), the
-    /// primary that called this member, and — for a primary cut off from the DCS — whether every
-    /// member of the topology accepts it this round.
-    pub(super) async fn gather_failsafe(
-        &mut self,
-        cluster: Option<&Cluster>,
-        pg: &PgView,
-    ) -> FailsafeView {
-        if let Some(c) = cluster {
+    /// primary that called this member, and — when `decide()`'s rule says a round is due — whether
+    /// every member of the topology accepts this primary.
+    pub(super) async fn gather_failsafe(&mut self, input: &Input) -> FailsafeView {
+        if let DcsView::Reachable(c) = &input.dcs {
             self.last_failsafe = c.failsafe.clone();
         }
         let round = self.clock.monotonic_ms();
-        let members_accept = cluster.is_none()
-            && self.dynamic.failsafe_mode
-            && !self.dynamic.pause
-            && matches!(&pg.state, PgState::Running(r) if r.primary)
+        let members_accept = ferroni_ha::dcs_error::failsafe_round_due(input)
             && self.failsafe_members_accept().await;
         if members_accept {
             self.lock_proven_at = Some(round);

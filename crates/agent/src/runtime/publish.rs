@@ -36,14 +36,6 @@ impl Runtime {
         let holder = cluster.leader_name() == Some(self.me.name.as_str())
             && input.lock == LockRenewal::Renewed
             && !released;
-        if holder && self.dynamic.failsafe_mode {
-            let topology = self.failsafe_topology(cluster);
-            if cluster.failsafe.as_ref() != Some(&topology)
-                && let Err(e) = self.dcs.set_failsafe(&topology).await
-            {
-                tracing::warn!("failed to update the /failsafe key: {e}");
-            }
-        }
         let now = self.now();
         self.status_key
             .publish(
@@ -55,20 +47,6 @@ impl Runtime {
                 now,
             )
             .await;
-        if let (true, true, Some(o)) = (holder, self.dynamic.use_slots, &self.last_observation)
-            && !o.in_recovery
-        {
-            let wanted = self.member_slots(cluster);
-            let mut sorted_wanted = wanted.clone();
-            sorted_wanted.sort();
-            let mut existing = o.slots.clone();
-            existing.sort();
-            if sorted_wanted != existing
-                && let Err(e) = self.pg.sync_slots(&wanted, &o.slots).await
-            {
-                tracing::warn!("could not update replication slots: {e}");
-            }
-        }
     }
 
     /// Publishes at once that PostgreSQL is not running, so no health check answers from a
@@ -189,26 +167,15 @@ impl Runtime {
         reasons
     }
 
-    /// The physical slots a primary keeps: one per other member.
-    pub(super) fn member_slots(&self, cluster: &Cluster) -> Vec<String> {
-        cluster
-            .members
-            .iter()
-            .filter(|m| m.name != self.me.name)
-            .map(|m| ferroni_pg::slots::slot_name_from_member_name(&m.name))
-            .collect()
-    }
-
-    /// A cycle without the DCS: the lock cannot be proven, so the REST API never answers
-    /// "primary" — unless every member accepted this primary (failsafe mode).
+    /// A cycle without the DCS: what the health checks say is `decide()`'s rule
+    /// ([`ferroni_ha::dcs_error::health`]).
     pub(super) fn publish_without_dcs(&self, input: &Input) {
-        let accepted = input.failsafe.members_accept;
-        let active = accepted || input.failsafe.leader.is_some();
+        let health = ferroni_ha::dcs_error::health(input);
         self.state.send_modify(|s| {
             let s = Arc::make_mut(s);
-            s.holds_lock = accepted && s.pg.role == "primary";
-            s.failsafe_active = active;
-            s.cluster_unlocked |= active;
+            s.holds_lock = health.holds_lock;
+            s.failsafe_active = health.failsafe_active;
+            s.cluster_unlocked |= health.failsafe_active;
         });
     }
 }

@@ -7,7 +7,6 @@
 use super::{Runtime, status};
 use crate::member;
 use ferroni_ha::callbacks::Change;
-use ferroni_pg::local::StopMode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,12 +18,13 @@ impl Runtime {
         self.fence.disarm();
         self.watchdog.disable();
         self.tasks.cancel();
-        if self.dynamic.pause {
-            tracing::info!(
-                "Leader key is not deleted and Postgresql is not stopped due paused state"
-            );
-            return 0;
+        let plan = ferroni_ha::stopping::shutdown(self.dynamic.pause);
+        if let Some(note) = plan.note {
+            tracing::info!("{note}");
         }
+        let Some(stop) = plan.stop else {
+            return 0;
+        };
         self.state.send_modify(|s| {
             let s = Arc::make_mut(s);
             s.holds_lock = false;
@@ -33,7 +33,7 @@ impl Runtime {
         let stopped = Some(Change::Stopped { demote: None });
         let stop = self.callbacks.stop(
             self.pg.as_ref(),
-            StopMode::Fast,
+            super::execute::stop_mode(stop),
             Duration::from_secs(120),
             stopped,
         );
@@ -45,7 +45,8 @@ impl Runtime {
                 if let Err(e) = self.dcs.touch_member(&stopped).await {
                     tracing::warn!("failed to update member key: {e}");
                 }
-                if let Ok(cluster) = self.dcs.get_cluster().await
+                if plan.release_lock
+                    && let Ok(cluster) = self.dcs.get_cluster().await
                     && cluster.leader_name() == Some(self.me.name.as_str())
                 {
                     let last = cluster.status.as_ref();

@@ -11,7 +11,7 @@ use crate::tasks::Tasks;
 use anyhow::{Context, Result};
 use ferroni_config::Loaded;
 use ferroni_dcs::Dcs;
-use ferroni_ha::Memo;
+use ferroni_ha::{Decision, Input, Memo};
 use ferroni_pg::local::LocalPostgres;
 use ferroni_pg::server::Postgres;
 use std::path::PathBuf;
@@ -37,6 +37,9 @@ pub struct Parts {
     pub fence: Box<dyn Fence>,
     /// Serve the REST API on `restapi.listen` (the simulator reads [`Runtime::state`] instead).
     pub serve_api: bool,
+    /// The decision: `ferroni_ha::decide`, or in the simulator's mutation tests a rule broken on
+    /// purpose, to show its oracle catches it.
+    pub decide: fn(&Input) -> Decision,
 }
 
 impl Runtime {
@@ -68,6 +71,7 @@ impl Runtime {
             peer_link: Arc::new(peer_link),
             fence: Box::new(fence),
             serve_api: true,
+            decide: ferroni_ha::decide,
         }))
     }
 
@@ -82,6 +86,7 @@ impl Runtime {
             peer_link,
             fence,
             serve_api,
+            decide,
         } = parts;
         let config = &loaded.config;
         let (control, commands) = ferroni_api::Control::channel();
@@ -121,6 +126,7 @@ impl Runtime {
             fence,
             lock_proven_at: None,
             fence_ttl: u64::MAX,
+            decide,
         }
     }
 

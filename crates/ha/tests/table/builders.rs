@@ -14,6 +14,13 @@ pub(crate) const SYSID: &str = "7711416411379105180";
 pub(crate) const STREAMING: [&str; 2] = ["node2", "node3"];
 /// The wall clock of every scenario: 2026-11-23T17:20:00+00:00.
 pub(crate) const WALL: i64 = 1_795_454_400_000;
+/// When the running server of every scenario started.
+pub(crate) const STARTED: &str = "2026-11-23 08:00:00.000 UTC";
+
+/// The slots a primary node1 keeps for the other members.
+pub(crate) fn member_slots() -> Vec<String> {
+    STREAMING.iter().map(|s| s.to_string()).collect()
+}
 /// `WALL` shifted by `seconds`, as Patroni writes `scheduled_at`.
 pub(crate) fn at(seconds: i64) -> String {
     let total = 17 * 3600 + 20 * 60 + seconds;
@@ -82,6 +89,7 @@ pub(crate) fn leader() -> S {
             nofailover: false,
             failover_priority: 1,
             watchdog_failed: false,
+            api_url: "http://127.0.0.1:8008/node1".into(),
         },
         dcs: DcsView::Reachable(healthy_cluster(Some("node1"))),
         lock: LockRenewal::Renewed,
@@ -96,6 +104,8 @@ pub(crate) fn leader() -> S {
                 following: None,
                 streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
                 received: false,
+                postmaster_start_time: Some(STARTED.into()),
+                slots: member_slots(),
             }),
             wal: None,
         },
@@ -150,6 +160,8 @@ impl S {
             following: None,
             streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
             received: false,
+            postmaster_start_time: Some(STARTED.into()),
+            slots: member_slots(),
         });
         self.0.pg.wal = None;
         self
@@ -162,6 +174,8 @@ impl S {
             following: None,
             streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
             received: false,
+            postmaster_start_time: Some(STARTED.into()),
+            slots: member_slots(),
         });
         self.0.pg.wal = Some(LocalWal {
             timeline,
@@ -311,7 +325,17 @@ impl S {
         self
     }
     pub(crate) fn restart_at(mut self, at: String) -> S {
-        self.0.scheduled_restart = Some(at);
+        self.0.scheduled_restart = Some(ScheduledRestart {
+            at,
+            postmaster_start_time: Some(STARTED.into()),
+        });
+        self
+    }
+    /// The server was restarted after the restart was scheduled.
+    pub(crate) fn restarted_since_scheduled(mut self) -> S {
+        if let PgState::Running(r) = &mut self.0.pg.state {
+            r.postmaster_start_time = Some("2026-12-04 06:00:00.000 UTC".into());
+        }
         self
     }
     pub(crate) fn only_me(self) -> S {

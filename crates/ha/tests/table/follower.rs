@@ -223,7 +223,15 @@ pub(crate) fn rows() -> Vec<Row> {
         row(
             "e6: holder whose primary crashed restarts it as primary",
             leader().stopped(true),
-            vec![StartPrimary],
+            vec![StartPrimary { wait: 300_000 }],
+            "starting primary after failure",
+        ),
+        row(
+            "e6: the start waits primary_start_timeout, not more (the next cycle judges a slow start)",
+            leader()
+                .stopped(true)
+                .config(|c| c.primary_start_timeout = 10_000),
+            vec![StartPrimary { wait: 10_000 }],
             "starting primary after failure",
         ),
         row(
@@ -249,7 +257,7 @@ pub(crate) fn rows() -> Vec<Row> {
                 .stopped(true)
                 .config(|c| c.primary_start_timeout = 0)
                 .only_me(),
-            vec![StartPrimary],
+            vec![StartPrimary { wait: 0 }],
             "starting primary after failure",
         ),
         row(
@@ -388,6 +396,30 @@ pub(crate) fn rows() -> Vec<Row> {
             leader().unreachable(),
             vec![Demote(DemoteMode::Offline)],
             "demoted self because DCS is not accessible and I was a leader",
+        ),
+        row(
+            "e9: a renewal the DCS did not answer is a cycle without the DCS, not a lost lock",
+            leader().lock(LockRenewal::Unanswered),
+            vec![Demote(DemoteMode::Offline)],
+            "demoted self because DCS is not accessible and I was a leader",
+        ),
+        row(
+            "e9: an unanswered renewal in failsafe mode, every member accepting: stay primary",
+            leader()
+                .lock(LockRenewal::Unanswered)
+                .config(|c| c.failsafe_mode = true)
+                .failsafe(None, true),
+            vec![],
+            "continue to run as a leader because failsafe mode is enabled and all members are accessible",
+        ),
+        row(
+            "e9: a refused renewal is a lost lock, even in failsafe mode",
+            leader()
+                .lock(LockRenewal::Failed)
+                .config(|c| c.failsafe_mode = true)
+                .failsafe(None, true),
+            vec![Demote(DemoteMode::ImmediateNoLock)],
+            "demoted self because failed to update leader lock in DCS",
         ),
         row(
             "e9: replica with an unreachable DCS keeps streaming",

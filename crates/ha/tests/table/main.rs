@@ -6,7 +6,9 @@ mod builders;
 mod follower;
 mod lock_holder;
 mod manual;
+mod policies;
 mod race;
+mod upkeep;
 
 use builders::*;
 
@@ -16,6 +18,7 @@ fn rows() -> Vec<Row> {
     rows.extend(race::rows());
     rows.extend(follower::rows());
     rows.extend(manual::rows());
+    rows.extend(upkeep::rows());
     rows
 }
 

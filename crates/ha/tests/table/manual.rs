@@ -176,6 +176,20 @@ pub(crate) fn rows() -> Vec<Row> {
             "restart initiated",
         ),
         row(
+            "e8: a scheduled restart is cancelled when due if the server restarted since",
+            leader().restart_at(at(-1)).restarted_since_scheduled(),
+            vec![ForgetScheduledRestart],
+            "no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "e8: a restart since scheduling does not cancel it before it is due",
+            replica().restart_at(at(30)).restarted_since_scheduled(),
+            vec![Follow {
+                leader: "node2".into(),
+            }],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        row(
             "e8: a scheduled restart waits for its time",
             replica().restart_at(at(30)),
             vec![Follow {
