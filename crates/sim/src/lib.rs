@@ -99,7 +99,7 @@ async fn simulate(
         },
     );
     let origin = agents.origin();
-    *ORIGIN.lock().unwrap_or_else(|p| p.into_inner()) = Some(origin);
+    ORIGIN.set(Some(origin));
     let mut oracle = Oracle::default();
     let mut report = Report {
         seed,
@@ -173,13 +173,15 @@ async fn simulate(
     report
 }
 
-/// When the running schedule started (for log lines).
-static ORIGIN: std::sync::Mutex<Option<tokio::time::Instant>> = std::sync::Mutex::new(None);
+thread_local! {
+    /// When the schedule running on this thread started (for log lines); per thread because
+    /// schedules run side by side.
+    static ORIGIN: std::cell::Cell<Option<tokio::time::Instant>> = const { std::cell::Cell::new(None) };
+}
 
 /// Simulated milliseconds since the running schedule started (0 outside one).
 pub fn sim_ms() -> u64 {
-    let origin = *ORIGIN.lock().unwrap_or_else(|p| p.into_inner());
-    origin.map_or(0, |o| ms(o.elapsed()))
+    ORIGIN.get().map_or(0, |o| ms(o.elapsed()))
 }
 
 fn ms(d: Duration) -> u64 {
