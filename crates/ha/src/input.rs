@@ -152,8 +152,6 @@ pub struct Running {
     pub timeline: u64,
     /// Primary: the flush LSN; replica: max(receive, replay).
     pub wal_position: u64,
-    /// Replica: the member it streams from (from `primary_conninfo`), when known.
-    pub following: Option<String>,
     /// Primary: the members streaming from it now (`pg_stat_replication`, by application name).
     pub streaming: Vec<String>,
     /// Replica: its WAL receiver streams now (`pg_stat_wal_receiver.status`): its upstream

@@ -77,7 +77,6 @@ fn arb_pg() -> impl Strategy<Value = PgView> {
                 primary,
                 timeline,
                 wal_position,
-                following: None,
                 streaming: STREAMING.iter().map(|s| s.to_string()).collect(),
                 received: false,
                 postmaster_start_time: None,

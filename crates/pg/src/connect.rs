@@ -6,15 +6,11 @@
 use crate::conninfo::format_dsn;
 use crate::local::PgError;
 use ferroni_config::Secret;
-use openssl::pkey::PKey;
-use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
-use openssl::x509::X509;
-use openssl::x509::store::{X509Lookup, X509StoreBuilder};
-use openssl::x509::verify::X509VerifyFlags;
-use postgres_openssl::MakeTlsConnector;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use tokio_postgres::config::{ChannelBinding, SslMode, SslNegotiation, TargetSessionAttrs};
+
+mod tls;
 
 /// The libpq keywords of one `postgresql.authentication` user, beside its name and password.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -204,7 +200,7 @@ impl Target<'_> {
         } else {
             SslMode::Require
         });
-        let tls = tls_connector(o, mode)?;
+        let tls = tls::LazyTls::new(o, mode);
         let (client, connection) = config.connect(tls).await.map_err(sql)?;
         tokio::spawn(connection);
         Ok(client)
@@ -264,135 +260,6 @@ fn parse_negotiation(v: &str) -> Result<SslNegotiation, PgError> {
         "direct" => Ok(SslNegotiation::Direct),
         other => Err(invalid("sslnegotiation", other)),
     }
-}
-
-/// libpq's default for a file under `~/.postgresql/`, when the user sets none.
-fn default_file(name: &str) -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    let path = Path::new(&home).join(".postgresql").join(name);
-    path.exists().then_some(path)
-}
-
-fn tls_error(what: &str, path: &str) -> impl FnOnce(openssl::error::ErrorStack) -> PgError {
-    let what = format!("{what} \"{path}\"");
-    move |e| PgError::Sql(format!("could not load {what}: {e}"))
-}
-
-fn read(what: &str, path: &Path) -> Result<Vec<u8>, PgError> {
-    std::fs::read(path)
-        .map_err(|e| PgError::Sql(format!("could not read {what} \"{}\": {e}", path.display())))
-}
-
-/// The TLS side of a connection, as libpq sets it up for `mode`: the server certificate is
-/// checked against `sslrootcert` (default `~/.postgresql/root.crt`) for verify-ca and
-/// verify-full, and also for prefer/require when that file exists; its name only for
-/// verify-full. A client certificate is sent when `sslcert` (or the default) exists.
-fn tls_connector(o: &LibpqOptions, mode: Mode) -> Result<MakeTlsConnector, PgError> {
-    let stack = |e: openssl::error::ErrorStack| PgError::Sql(format!("TLS setup: {e}"));
-    let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(stack)?;
-    let verify_required = matches!(mode, Mode::VerifyCa | Mode::VerifyFull);
-    let rootcert = match o.sslrootcert.as_deref() {
-        Some("system") => None,
-        Some(path) => Some(PathBuf::from(path)),
-        None => default_file("root.crt"),
-    };
-    let system_roots = o.sslrootcert.as_deref() == Some("system");
-    // libpq trusts only the given root file, never the system's store (unless "system").
-    let mut store = X509StoreBuilder::new().map_err(stack)?;
-    if system_roots {
-        store.set_default_paths().map_err(stack)?;
-    }
-    let mut verify = system_roots;
-    if let Some(path) = &rootcert {
-        if path.exists() {
-            let pem = read("root certificate file", path)?;
-            let text = path.display().to_string();
-            for cert in
-                X509::stack_from_pem(&pem).map_err(tls_error("root certificate file", &text))?
-            {
-                store.add_cert(cert).map_err(stack)?;
-            }
-            verify = true;
-        } else if verify_required {
-            return Err(PgError::Sql(format!(
-                "root certificate file \"{}\" does not exist",
-                path.display()
-            )));
-        }
-    } else if verify_required && !system_roots {
-        return Err(PgError::Sql(
-            "root certificate file \"~/.postgresql/root.crt\" does not exist: give sslrootcert or use sslmode=require".into(),
-        ));
-    }
-    let crl_files: Vec<PathBuf> = o.sslcrl.iter().map(PathBuf::from).collect();
-    let mut crl_loaded = false;
-    for path in crl_files.iter().filter(|p| p.exists()) {
-        let text = path.display().to_string();
-        let lookup = store.add_lookup(X509Lookup::file()).map_err(stack)?;
-        lookup
-            .load_crl_file(path, openssl::ssl::SslFiletype::PEM)
-            .map_err(tls_error("CRL file", &text))?;
-        crl_loaded = true;
-    }
-    if let Some(dir) = &o.sslcrldir {
-        let lookup = store.add_lookup(X509Lookup::hash_dir()).map_err(stack)?;
-        lookup
-            .add_dir(dir, openssl::ssl::SslFiletype::PEM)
-            .map_err(tls_error("CRL directory", dir))?;
-        crl_loaded = true;
-    }
-    if crl_loaded {
-        store
-            .set_flags(X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL)
-            .map_err(stack)?;
-    }
-    builder.set_cert_store(store.build());
-    builder.set_verify(if verify {
-        SslVerifyMode::PEER
-    } else {
-        SslVerifyMode::NONE
-    });
-    let cert = o
-        .sslcert
-        .as_ref()
-        .map(PathBuf::from)
-        .or_else(|| default_file("postgresql.crt"));
-    if let Some(cert) = cert.filter(|c| c.exists()) {
-        let text = cert.display().to_string();
-        let pem = read("certificate file", &cert)?;
-        let mut chain = X509::stack_from_pem(&pem)
-            .map_err(tls_error("certificate file", &text))?
-            .into_iter();
-        if let Some(leaf) = chain.next() {
-            builder.set_certificate(&leaf).map_err(stack)?;
-        }
-        for extra in chain {
-            builder.add_extra_chain_cert(extra).map_err(stack)?;
-        }
-        let key = o
-            .sslkey
-            .as_ref()
-            .map(PathBuf::from)
-            .or_else(|| default_file("postgresql.key"))
-            .ok_or_else(|| PgError::Sql(format!("certificate \"{text}\" has no sslkey")))?;
-        let key_text = key.display().to_string();
-        let pem = read("private key file", &key)?;
-        let pkey = match &o.sslpassword {
-            Some(p) => PKey::private_key_from_pem_passphrase(&pem, p.expose().as_bytes()),
-            None => PKey::private_key_from_pem(&pem),
-        }
-        .map_err(tls_error("private key file", &key_text))?;
-        builder.set_private_key(&pkey).map_err(stack)?;
-        builder.check_private_key().map_err(stack)?;
-    }
-    let mut tls = MakeTlsConnector::new(builder.build());
-    let check_name = mode == Mode::VerifyFull;
-    tls.set_callback(move |config, _domain| {
-        config.set_verify_hostname(check_name);
-        // The server name is sent only where libpq sends it (a host name, not an address).
-        Ok(())
-    });
-    Ok(tls)
 }
 
 #[cfg(test)]
@@ -492,23 +359,5 @@ mod tests {
         }
         assert_eq!(Mode::parse(None).ok(), Some(Mode::Prefer));
         assert!(Mode::parse(Some("verify")).is_err());
-    }
-
-    #[test]
-    fn verify_modes_need_a_root_certificate() {
-        let o = LibpqOptions {
-            sslrootcert: Some("/nonexistent/root.crt".into()),
-            ..LibpqOptions::default()
-        };
-        for mode in [Mode::VerifyCa, Mode::VerifyFull] {
-            let err = tls_connector(&o, mode).err().map(|e| e.to_string());
-            assert!(
-                err.as_deref()
-                    .is_some_and(|e| e.contains("/nonexistent/root.crt")),
-                "{err:?}"
-            );
-        }
-        // require without the file: encrypted, unverified, as libpq.
-        assert!(tls_connector(&o, Mode::Require).is_ok());
     }
 }

@@ -141,7 +141,6 @@ impl Runtime {
                     primary: !o.in_recovery,
                     timeline: o.timeline,
                     wal_position: o.wal_position,
-                    following: None,
                     streaming: o
                         .replication
                         .iter()
