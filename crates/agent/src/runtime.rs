@@ -102,6 +102,9 @@ pub struct Runtime {
     commands: ferroni_api::Commands,
     control: Option<ferroni_api::Control>,
     scheduled_restart: Option<ScheduledRestart>,
+    /// `/config` changed PostgreSQL's parameters since the server's files were last written
+    /// from it (`Input::parameters_changed`).
+    parameters_changed: bool,
     /// The last decision asked for the next cycle this soon (a scheduled action).
     wake_in: Option<Millis>,
     /// The configuration file or directory, for reloads.
@@ -258,15 +261,13 @@ impl Runtime {
         let lock = self.renew_lock(cluster.as_ref()).await;
         let pg = self.gather_pg().await;
         self.found_running(&pg);
-        if config_changed && !self.tasks.busy() {
-            tracing::info!("Reloading PostgreSQL configuration.");
-            self.apply_parameters().await;
-        }
+        self.parameters_changed |= config_changed;
         let task = self.tasks.status().await;
         let peers = self.gather_peers(cluster.as_ref(), &pg).await;
         let mut input = Input {
             now: self.now(),
             failsafe: FailsafeView::default(),
+            parameters_changed: self.parameters_changed,
             wall_clock: self.clock.unix_ms(),
             scheduled_restart: self.scheduled_restart.as_ref().and_then(|r| {
                 Some(ferroni_ha::ScheduledRestart {

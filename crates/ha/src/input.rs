@@ -26,6 +26,9 @@ pub struct Input {
     pub peers: Vec<PeerReport>,
     /// What failsafe mode knows beyond the DCS.
     pub failsafe: FailsafeView,
+    /// The dynamic configuration changed since the running server's configuration files were
+    /// last written from it.
+    pub parameters_changed: bool,
     pub memo: Memo,
 }
 

@@ -44,7 +44,7 @@ use ferroni_model::{Cluster, MemberKey};
 
 /// Decides one cycle.
 pub fn decide(input: &Input) -> Decision {
-    let decision = remember_divergence(input, decide_unpaused(input));
+    let decision = reload_parameters(input, remember_divergence(input, decide_unpaused(input)));
     if input.config.paused {
         Decision {
             log: format!("PAUSE: {}", decision.log),
@@ -53,6 +53,24 @@ pub fn decide(input: &Input) -> Decision {
     } else {
         decision
     }
+}
+
+/// A change of the dynamic configuration reaches the running server first thing in the cycle,
+/// paused or not, as Patroni reloads it; while a long task runs it waits (the task may be
+/// stopping or starting the server, and a start writes the files itself), and is applied in the
+/// first cycle after the task.
+fn reload_parameters(input: &Input, mut decision: Decision) -> Decision {
+    let idle = input
+        .task
+        .as_ref()
+        .is_none_or(|t| t.outcome != input::TaskOutcome::Running);
+    if input.parameters_changed && idle && matches!(input.pg.state, PgState::Running(_)) {
+        decision.actions.insert(0, Action::ReloadParameters);
+        decision
+            .notes
+            .insert(0, "Reloading PostgreSQL configuration.".into());
+    }
+    decision
 }
 
 /// Sets or clears [`Memo::diverge_check`]: a primary that steps down, or a former primary started

@@ -72,6 +72,9 @@ pub enum Action {
     /// Make the primary's physical slots exactly `wanted` (creating and dropping). Upkeep: a
     /// failure is logged, and the cycle goes on.
     SyncSlots { wanted: Vec<String> },
+    /// Write the dynamic configuration's parameters into the running server's configuration
+    /// files and reload it (`pg_ctl reload`).
+    ReloadParameters,
     /// Give up: log `message` as CRITICAL and exit with `code`.
     Exit { code: i32, message: String },
 }

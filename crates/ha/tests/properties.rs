@@ -201,6 +201,7 @@ fn arb_input() -> impl Strategy<Value = Input> {
                 task,
                 peers,
                 failsafe: FailsafeView::default(),
+                parameters_changed: false,
                 memo: Memo::default(),
             },
         )

@@ -32,9 +32,10 @@ impl Runtime {
 
     /// Rewrites the configuration files of the running PostgreSQL from the current settings and
     /// reloads it. Parameters that need a restart then show as pending restart.
-    pub(super) async fn apply_parameters(&self) {
+    /// Returns whether the server has them (else the next cycle tries again).
+    pub(super) async fn apply_parameters(&self) -> bool {
         let Some(o) = &self.last_observation else {
-            return;
+            return false;
         };
         let params = self.pg.parameters(&self.dynamic_parameters());
         for w in &params.warnings {
@@ -47,10 +48,13 @@ impl Runtime {
         };
         if let Err(e) = self.pg.configure(&params, recovery) {
             tracing::error!("cannot write the PostgreSQL configuration: {e}");
+            false
         } else if let Err(e) = self.pg.reload().await {
             tracing::error!("cannot reload PostgreSQL: {e}");
+            false
         } else {
             self.callbacks.changed(Change::Reloaded);
+            true
         }
     }
 
@@ -350,6 +354,11 @@ impl Runtime {
                 stop_immediately(pg.as_ref(), &cb).await?;
             }
             Action::UpdateHistory => self.update_history(cluster, input).await?,
+            Action::ReloadParameters => {
+                if self.apply_parameters().await {
+                    self.parameters_changed = false;
+                }
+            }
             Action::Exit { code, message } => {
                 tracing::error!(target: "critical", "{message}");
                 return Ok(Some(Next::Exit(*code)));

@@ -71,7 +71,7 @@ impl Runtime {
             );
         }
         tracing::info!("Reloading PostgreSQL configuration.");
-        self.apply_parameters().await;
+        self.parameters_changed = !self.apply_parameters().await;
     }
 }
 

@@ -117,6 +117,7 @@ impl Runtime {
             commands,
             control: Some(control),
             scheduled_restart: None,
+            parameters_changed: false,
             wake_in: None,
             config_path,
             last_failsafe: None,

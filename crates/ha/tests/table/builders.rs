@@ -111,6 +111,7 @@ pub(crate) fn leader() -> S {
         task: None,
         peers: Vec::new(),
         failsafe: FailsafeView::default(),
+        parameters_changed: false,
         memo: Memo::default(),
     })
 }
@@ -265,6 +266,10 @@ impl S {
     }
     pub(crate) fn config(mut self, f: impl FnOnce(&mut HaConfig)) -> S {
         f(&mut self.0.config);
+        self
+    }
+    pub(crate) fn parameters_changed(mut self) -> S {
+        self.0.parameters_changed = true;
         self
     }
     pub(crate) fn paused(self) -> S {

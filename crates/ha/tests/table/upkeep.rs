@@ -1,4 +1,5 @@
-//! What a leader that keeps leading keeps current for the others: `/failsafe` and the slots.
+//! What a leader that keeps leading keeps current for the others (`/failsafe` and the slots),
+//! and what every member keeps current for itself (its server's parameters).
 
 use crate::builders::*;
 use std::collections::BTreeMap;
@@ -96,6 +97,51 @@ pub(crate) fn rows() -> Vec<Row> {
                 leader: "node2".into(),
             }],
             "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        row(
+            "parameters: a leader reloads a changed /config first",
+            leader().parameters_changed(),
+            vec![ReloadParameters],
+            normal,
+        ),
+        row(
+            "parameters: so does a replica, before it follows",
+            replica().parameters_changed(),
+            vec![
+                ReloadParameters,
+                Follow {
+                    leader: "node2".into(),
+                },
+            ],
+            "no action. I am (node1), a secondary, and following a leader (node2)",
+        ),
+        row(
+            "parameters: paused, the change is still reloaded",
+            leader().parameters_changed().paused(),
+            vec![ReloadParameters],
+            "PAUSE: no action. I am (node1), the leader with the lock",
+        ),
+        row(
+            "parameters: while a long task runs the change waits",
+            leader()
+                .parameters_changed()
+                .task(TaskKind::StartPrimary, TaskOutcome::Running),
+            vec![],
+            "updated leader lock during starting primary after failure",
+        ),
+        row(
+            "parameters: the cycle after the task applies it",
+            leader()
+                .parameters_changed()
+                .task(TaskKind::Restart, TaskOutcome::Succeeded),
+            vec![ReloadParameters],
+            normal,
+        ),
+        row(
+            "parameters: a stopped server gets them when it starts",
+            replica().parameters_changed().stopped(false),
+            start_following_node2(false),
+            "starting as a secondary",
         ),
     ]
 }
