@@ -46,6 +46,10 @@ pub struct Report {
     pub violations: Vec<String>,
     pub fenced: u64,
     pub rewinds: u64,
+    /// Former primaries rewound before they followed a new leader, and ones that followed it
+    /// without (their WAL had not gone past the fork).
+    pub former_primaries_rewound: u64,
+    pub former_primaries_followed: u64,
     pub promotions: usize,
     pub acks: usize,
 }
@@ -168,6 +172,8 @@ async fn simulate(
     report.violations = oracle.violations;
     report.fenced = w.fenced;
     report.rewinds = w.rewinds;
+    report.former_primaries_rewound = w.former_primaries_rewound;
+    report.former_primaries_followed = w.former_primaries_followed;
     report.promotions = w.promotions.len();
     report.acks = w.acks.len();
     report

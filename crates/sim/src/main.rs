@@ -51,6 +51,7 @@ fn main() -> ExitCode {
     let mut faults: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut failed = Vec::new();
     let (mut promotions, mut fenced, mut rewinds) = (0, 0, 0);
+    let (mut rejoined_rewound, mut rejoined_as_is) = (0, 0);
     for report in run_all(args.first..args.first + args.seeds, args.mutation) {
         let seed = report.seed;
         for (kind, n) in &report.faults {
@@ -59,6 +60,8 @@ fn main() -> ExitCode {
         promotions += report.promotions;
         fenced += report.fenced;
         rewinds += report.rewinds;
+        rejoined_rewound += report.former_primaries_rewound;
+        rejoined_as_is += report.former_primaries_followed;
         if !report.violations.is_empty() {
             print_violations(&report);
             failed.push(seed);
@@ -66,7 +69,7 @@ fn main() -> ExitCode {
     }
     let elapsed = started.elapsed().as_secs_f64();
     println!(
-        "{} schedules in {elapsed:.1} s ({:.1} per second); faults injected: {}; {promotions} promotions, {fenced} servers fenced, {rewinds} rewound; {} with violations{}",
+        "{} schedules in {elapsed:.1} s ({:.1} per second); faults injected: {}; {promotions} promotions, {fenced} servers fenced, {rewinds} rewound; former primaries back as standbys: {rejoined_rewound} rewound first (past the fork), {rejoined_as_is} as they were; {} with violations{}",
         args.seeds,
         args.seeds as f64 / elapsed.max(1e-9),
         faults

@@ -48,6 +48,8 @@ pub struct Server {
     /// Timeline numbers claimed in its `pg_wal` before a promotion (history files the agent
     /// wrote): a promotion names the new timeline after the newest consecutive one.
     pub claimed: Vec<u64>,
+    /// It ran as a primary until its last stop, and has neither streamed nor been rewound since.
+    pub left_primary: bool,
 }
 
 impl Server {
@@ -162,6 +164,10 @@ pub struct World {
     /// (the agent misjudged a healthy replica diverged).
     pub rewinds: u64,
     pub needless_rewinds: Vec<String>,
+    /// Former primaries that came back as standbys of a new leader: rewound first because
+    /// their WAL went past the fork, or streaming at once because it had not.
+    pub former_primaries_rewound: u64,
+    pub former_primaries_followed: u64,
     next_pid: i32,
     next_sysid: u64,
 }
@@ -190,6 +196,8 @@ impl World {
             fenced: 0,
             rewinds: 0,
             needless_rewinds: Vec::new(),
+            former_primaries_rewound: 0,
+            former_primaries_followed: 0,
             next_pid: 100,
             next_sysid: 7_000_000_000_000_000_000 + seed % 1_000_000,
         }))
@@ -228,11 +236,13 @@ impl World {
         s.pid = self.next_pid;
         s.clean = false;
         s.was_primary = !s.standby;
+        s.left_primary &= s.standby;
     }
 
     pub fn stop(&mut self, i: usize, clean: bool) {
         let s = &mut self.servers[i];
         if s.running {
+            s.left_primary |= !s.in_recovery;
             s.running = false;
             s.stopped_as_standby = clean && s.in_recovery;
             s.streaming_from = None;
@@ -303,7 +313,11 @@ impl World {
             ));
         }
         self.rewinds += 1;
+        if needed && self.servers[i].left_primary {
+            self.former_primaries_rewound += 1;
+        }
         let s = &mut self.servers[i];
+        s.left_primary = false;
         let fork = common_point(s, &source);
         s.flush = s.flush.min(fork);
         s.claimed.clear();
@@ -337,6 +351,10 @@ impl World {
             let upstream = self.servers[source].clone();
             if upstream.running && upstream.can_feed(&self.servers[i]) {
                 let s = &mut self.servers[i];
+                if s.left_primary && s.branch != upstream.branch {
+                    self.former_primaries_followed += 1;
+                }
+                s.left_primary = false;
                 s.flush = s.flush.max(upstream.flush);
                 s.timeline = upstream.timeline;
                 s.history = upstream.history.clone();
@@ -409,6 +427,29 @@ mod tests {
         w.step(3);
         assert_eq!(w.servers[0].streaming_from, Some(1));
         assert_eq!(w.servers[0].timeline, 2);
+        assert_eq!(
+            (w.former_primaries_rewound, w.former_primaries_followed),
+            (1, 0)
+        );
+    }
+
+    #[test]
+    fn a_former_primary_stopped_at_the_fork_follows_without_a_rewind() {
+        let world = primary_and_standby();
+        let mut w = lock(&world);
+        w.write(0);
+        w.step(0);
+        w.stop(0, true);
+        w.promote(1);
+        w.servers[0].standby = true;
+        w.servers[0].upstream = Some(1);
+        w.start(0);
+        w.step(1);
+        assert_eq!(w.servers[0].streaming_from, Some(1));
+        assert_eq!(
+            (w.former_primaries_rewound, w.former_primaries_followed),
+            (0, 1)
+        );
     }
 
     #[test]

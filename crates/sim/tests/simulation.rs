@@ -20,7 +20,7 @@ fn a_seed_replays_exactly() {
 
 #[test]
 fn seeded_schedules_have_no_violation() {
-    let mut rewinds = 0;
+    let (mut rewinds, mut rewound, mut followed) = (0, Vec::new(), Vec::new());
     for seed in 0..40 {
         let report = run_seed(seed);
         assert!(
@@ -29,9 +29,27 @@ fn seeded_schedules_have_no_violation() {
             report.violations
         );
         rewinds += report.rewinds;
+        if report.former_primaries_rewound > 0 {
+            rewound.push(seed);
+        }
+        if report.former_primaries_followed > 0 {
+            followed.push(seed);
+        }
     }
-    // Failovers leave former primaries to rewind: the divergence check was exercised.
+    // The divergence case both ways, with the oracle watching (a diverged server streams
+    // nothing and is never promoted; a healthy standby stopped cleanly is never rewound): a
+    // former primary whose WAL went past the fork is rewound before it follows the new leader,
+    // one whose WAL had not follows it without.
+    println!("former primaries rewound in seeds {rewound:?}, followed without in {followed:?}");
     assert!(rewinds > 0, "40 seeds and no pg_rewind");
+    assert!(
+        !rewound.is_empty(),
+        "40 seeds and no former primary past the fork"
+    );
+    assert!(
+        !followed.is_empty(),
+        "40 seeds and no former primary that joined as it was"
+    );
 }
 
 #[test]
