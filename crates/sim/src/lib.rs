@@ -64,6 +64,38 @@ pub fn run_mutated(seed: u64, mutation: Option<agents::Mutation>) -> Report {
     run_schedule(seed, None, mutation)
 }
 
+/// Every schedule of `seeds`, spread over the machine's cores (each schedule is a world of its
+/// own, so the order they run in changes nothing), returned in seed order.
+pub fn run_seeds(seeds: std::ops::Range<u64>, mutation: Option<agents::Mutation>) -> Vec<Report> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicU64::new(seeds.start);
+    let mut reports: Vec<Report> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if seed >= seeds.end {
+                            return mine;
+                        }
+                        mine.push(run_mutated(seed, mutation));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(mine) => mine,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    reports.sort_by_key(|r| r.seed);
+    reports
+}
+
 /// The schedule of `seed` with faults of one kind only (`None`: every kind), and a rule broken
 /// on purpose.
 pub fn run_schedule(

@@ -3,10 +3,9 @@
 
 use clap::Parser;
 use ferroni_sim::agents::Mutation;
-use ferroni_sim::{Report, run_mutated};
+use ferroni_sim::{Report, run_mutated, run_seeds};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -52,7 +51,7 @@ fn main() -> ExitCode {
     let mut failed = Vec::new();
     let (mut promotions, mut fenced, mut rewinds) = (0, 0, 0);
     let (mut rejoined_rewound, mut rejoined_as_is) = (0, 0);
-    for report in run_all(args.first..args.first + args.seeds, args.mutation) {
+    for report in run_seeds(args.first..args.first + args.seeds, args.mutation) {
         let seed = report.seed;
         for (kind, n) in &report.faults {
             *faults.entry(kind).or_default() += n;
@@ -89,38 +88,6 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
-}
-
-/// Every schedule of `seeds`, spread over the machine's cores (each schedule is a world of its
-/// own, so the order they run in changes nothing), returned in seed order.
-fn run_all(seeds: std::ops::Range<u64>, mutation: Option<Mutation>) -> Vec<Report> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let next = AtomicU64::new(seeds.start);
-    let mut reports: Vec<Report> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let seed = next.fetch_add(1, Ordering::Relaxed);
-                        if seed >= seeds.end {
-                            return mine;
-                        }
-                        mine.push(run_mutated(seed, mutation));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(mine) => mine,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    reports.sort_by_key(|r| r.seed);
-    reports
 }
 
 /// Log lines stamped with the simulated time (ms since the start of the schedule).
